@@ -1,0 +1,652 @@
+//! Approving, rejecting, expiring and finishing update requests.
+//!
+//! [`transition`] holds the pure state machine; [`ApprovalService`] runs it against the three
+//! backends. The order of the steps is what makes approval safe under races and crashes:
+//!
+//! 1. The compare-and-swap of the status from Pending to Approved decides the winner. Of any
+//!    number of concurrent approve and reject calls on one request, exactly one such write
+//!    succeeds; every other caller re-reads, finds the request no longer Pending, and gets
+//!    [`Error::Transition`]. Only the winner goes on to deploy.
+//! 2. The image is applied with the precondition that the container still runs
+//!    `spec.currentImage`. A container already on `spec.newImage` counts as applied (a previous
+//!    attempt got that far); any other image fails the request, overwriting nothing.
+//! 3. History is appended: a baseline entry with the image the container ran before (stored
+//!    only if the container has no history yet), then the update entry. Both appends are
+//!    conditional in the store, so repeating them stores nothing twice.
+//! 4. The status moves from Approved to Completed or Failed, again by compare-and-swap.
+//!
+//! A crash after step 1 leaves the request Approved, never Pending, so nobody can approve it a
+//! second time. [`ApprovalService::resume`] repeats steps 2 to 4, which are idempotent, to
+//! finish it: the image is applied at most once and history recorded at most once.
+
+pub mod transition;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use tracing::{Instrument, debug, info, info_span, warn};
+
+use crate::events::{Event, NoopObserver, Observer};
+use crate::image::ImageRef;
+use crate::store::{
+    DeployError, Deployer, HistoryError, HistoryStore, StoreError, UpdateStore, find_block,
+};
+use crate::types::{
+    Block, BlockCause, EntryKind, HistoryEntry, ObjectKey, Phase, UpdateRequest,
+    UpdateRequestStatus, WorkloadRef,
+};
+use transition::{TransitionError, Vote};
+
+/// How often a compare-and-swap is retried after a conflict before giving up. A retry happens
+/// only when another writer changed the request in between, and each retry re-evaluates the
+/// transition, so a loser of a race stops at the first retry with a transition error.
+const MAX_ATTEMPTS: usize = 8;
+
+/// The approver recorded for history entries written by headwind itself.
+const BASELINE_APPROVER: &str = "unknown";
+
+/// Failures of the approval service.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No request with this key exists.
+    #[error("update request {key} not found")]
+    NotFound {
+        /// The key.
+        key: ObjectKey,
+    },
+
+    /// The state machine refused the action (the request is not Pending, or the approver voted
+    /// already).
+    #[error("update request {key}: {source}")]
+    Transition {
+        /// The key.
+        key: ObjectKey,
+        /// What the state machine said.
+        #[source]
+        source: TransitionError,
+    },
+
+    /// The request's deadline had passed; it is now Expired and nothing was applied.
+    #[error("update request {key} expired at {expires_at}; nothing was applied")]
+    Expired {
+        /// The key.
+        key: ObjectKey,
+        /// The deadline.
+        expires_at: DateTime<Utc>,
+    },
+
+    /// Other writers kept changing the request; nothing was decided.
+    #[error("update request {key} kept changing concurrently; try again")]
+    Conflict {
+        /// The key.
+        key: ObjectKey,
+    },
+
+    /// Applying the image failed; the request is now Failed with `cause` as its message.
+    #[error("applying update request {key} failed: {cause}")]
+    ApplyFailed {
+        /// The key.
+        key: ObjectKey,
+        /// The request as stored, in phase Failed.
+        request: Box<UpdateRequest>,
+        /// Why it failed.
+        cause: String,
+    },
+
+    /// The update store failed.
+    #[error("update store failed for {key}")]
+    Store {
+        /// The key.
+        key: ObjectKey,
+        /// The store's error.
+        #[source]
+        source: StoreError,
+    },
+
+    /// The history store failed after the image was applied. The request stays Approved;
+    /// [`ApprovalService::resume`] finishes it.
+    #[error("recording history of update request {key} failed; it stays Approved until resumed")]
+    History {
+        /// The key.
+        key: ObjectKey,
+        /// The history store's error.
+        #[source]
+        source: HistoryError,
+    },
+}
+
+impl Error {
+    /// A short snake_case label for logs and metrics.
+    #[must_use]
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::NotFound { .. } => "not_found",
+            Self::Transition { .. } => "invalid_transition",
+            Self::Expired { .. } => "expired",
+            Self::Conflict { .. } => "conflict",
+            Self::ApplyFailed { .. } => "apply_failed",
+            Self::Store { .. } => "store",
+            Self::History { .. } => "history",
+        }
+    }
+
+    fn from_store(key: &ObjectKey, source: StoreError) -> Self {
+        match source {
+            StoreError::NotFound { .. } => Self::NotFound { key: key.clone() },
+            StoreError::Conflict { .. } => Self::Conflict { key: key.clone() },
+            other => Self::Store {
+                key: key.clone(),
+                source: other,
+            },
+        }
+    }
+}
+
+/// What an approval led to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ApproveOutcome {
+    /// The request was approved and its image is in place; the request is Completed.
+    Applied(UpdateRequest),
+    /// The vote was recorded; the request needs `missing` more distinct approvers.
+    VoteRecorded {
+        /// The request as stored, still Pending.
+        request: UpdateRequest,
+        /// Votes still missing.
+        missing: u32,
+    },
+}
+
+/// What [`ApprovalService::resume_all`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ResumeSummary {
+    /// Approved requests finished (Completed or Failed).
+    pub finished: usize,
+    /// Approved requests that could not be finished this time (store failures).
+    pub errors: usize,
+    /// Rejected requests whose block was (re)written.
+    pub blocks: usize,
+}
+
+/// Runs the approval state machine against the backends.
+#[derive(Clone, Debug)]
+pub struct ApprovalService {
+    updates: Arc<dyn UpdateStore>,
+    deployer: Arc<dyn Deployer>,
+    history: Arc<dyn HistoryStore>,
+    observer: Arc<dyn Observer>,
+}
+
+impl ApprovalService {
+    /// A service over the three backends, reporting to no observer.
+    #[must_use]
+    pub fn new(
+        updates: Arc<dyn UpdateStore>,
+        deployer: Arc<dyn Deployer>,
+        history: Arc<dyn HistoryStore>,
+    ) -> Self {
+        Self {
+            updates,
+            deployer,
+            history,
+            observer: Arc::new(NoopObserver),
+        }
+    }
+
+    /// Reports events to `observer`.
+    #[must_use]
+    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = observer;
+        self
+    }
+
+    /// Casts `approver`'s vote and, when it is the deciding one, applies the image.
+    ///
+    /// # Errors
+    ///
+    /// - [`Error::NotFound`] for an unknown request;
+    /// - [`Error::Transition`] when the request is not Pending (the loser of a race gets this)
+    ///   or the approver voted already;
+    /// - [`Error::Expired`] when the deadline has passed (the request is now Expired);
+    /// - [`Error::ApplyFailed`] when the deploy failed (the request is now Failed);
+    /// - [`Error::Conflict`], [`Error::Store`] and [`Error::History`] for backend trouble.
+    pub async fn approve(&self, key: &ObjectKey, approver: &str) -> Result<ApproveOutcome, Error> {
+        let span = info_span!("approve", namespace = %key.namespace, name = %key.name, approver);
+
+        self.approve_inner(key, approver).instrument(span).await
+    }
+
+    async fn approve_inner(
+        &self,
+        key: &ObjectKey,
+        approver: &str,
+    ) -> Result<ApproveOutcome, Error> {
+        for _ in 0..MAX_ATTEMPTS {
+            let current = self.get(key).await?;
+            let now = Utc::now();
+            let vote = transition::approve(&current.spec, &current.status, approver, now).map_err(
+                |source| Error::Transition {
+                    key: key.clone(),
+                    source,
+                },
+            )?;
+
+            let (status, missing) = match vote {
+                Vote::Recorded { status, missing } => (status, Some(missing)),
+                Vote::Approved(status) => (status, None),
+                Vote::Expired(status) => {
+                    let Some(_) = self.swap(&current, status).await? else {
+                        continue;
+                    };
+                    info!("update request expired on approval");
+                    self.observer.observe(&Event::Expired { key });
+                    let expires_at = current.spec.expires_at.unwrap_or(now);
+                    return Err(Error::Expired {
+                        key: key.clone(),
+                        expires_at,
+                    });
+                }
+            };
+
+            let Some(stored) = self.swap(&current, status).await? else {
+                continue;
+            };
+            if let Some(missing) = missing {
+                info!(missing, "approval vote recorded");
+                self.observer.observe(&Event::VoteRecorded {
+                    key,
+                    approver,
+                    missing,
+                });
+                return Ok(ApproveOutcome::VoteRecorded {
+                    request: stored,
+                    missing,
+                });
+            }
+
+            info!("update request approved");
+            self.observer.observe(&Event::Approved { key, approver });
+            return self.finish(stored).await.map(ApproveOutcome::Applied);
+        }
+
+        Err(Error::Conflict { key: key.clone() })
+    }
+
+    /// Rejects a Pending request and blocks its image from being proposed again for that
+    /// container.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`], [`Error::Transition`] when the request is not Pending, and the
+    /// backend errors.
+    pub async fn reject(
+        &self,
+        key: &ObjectKey,
+        approver: &str,
+        reason: Option<&str>,
+    ) -> Result<UpdateRequest, Error> {
+        let span = info_span!("reject", namespace = %key.namespace, name = %key.name, approver);
+
+        async {
+            for _ in 0..MAX_ATTEMPTS {
+                let current = self.get(key).await?;
+                let now = Utc::now();
+                let status = transition::reject(&current.status, approver, reason, now).map_err(
+                    |source| Error::Transition {
+                        key: key.clone(),
+                        source,
+                    },
+                )?;
+
+                let Some(stored) = self.swap(&current, status).await? else {
+                    continue;
+                };
+                info!("update request rejected");
+                self.observer.observe(&Event::Rejected { key, approver });
+                self.block_rejected(&stored).await;
+                return Ok(stored);
+            }
+
+            Err(Error::Conflict { key: key.clone() })
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Expires the request if it is Pending and its deadline has passed at `now`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Transition`] when it is not Pending or not due, and the backend errors.
+    pub async fn expire(
+        &self,
+        key: &ObjectKey,
+        now: DateTime<Utc>,
+    ) -> Result<UpdateRequest, Error> {
+        for _ in 0..MAX_ATTEMPTS {
+            let current = self.get(key).await?;
+            let status =
+                transition::expire(&current.spec, &current.status, now).map_err(|source| {
+                    Error::Transition {
+                        key: key.clone(),
+                        source,
+                    }
+                })?;
+
+            let Some(stored) = self.swap(&current, status).await? else {
+                continue;
+            };
+            info!(namespace = %key.namespace, name = %key.name, "update request expired");
+            self.observer.observe(&Event::Expired { key });
+            return Ok(stored);
+        }
+
+        Err(Error::Conflict { key: key.clone() })
+    }
+
+    /// Finishes a request left Approved (by a crash, or a history failure) and returns it as
+    /// stored. A request in any other phase is returned unchanged.
+    ///
+    /// # Errors
+    ///
+    /// As for [`ApprovalService::approve`] from the deploy step on.
+    pub async fn resume(&self, key: &ObjectKey) -> Result<UpdateRequest, Error> {
+        let current = self.get(key).await?;
+        if current.status.phase != Phase::Approved {
+            return Ok(current);
+        }
+
+        let span = info_span!("resume", namespace = %key.namespace, name = %key.name);
+        self.finish(current).instrument(span).await
+    }
+
+    /// Finishes every Approved request and rewrites the block of every Rejected one, as a
+    /// controller does on start-up and periodically.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when the requests cannot be listed. Failures of single requests are
+    /// logged and counted in the summary.
+    pub async fn resume_all(&self) -> Result<ResumeSummary, Error> {
+        let all = ObjectKey {
+            namespace: "*".into(),
+            name: "*".into(),
+        };
+        let requests = self
+            .updates
+            .list(None)
+            .await
+            .map_err(|e| Error::from_store(&all, e))?;
+        let mut summary = ResumeSummary::default();
+
+        for request in requests {
+            match request.status.phase {
+                Phase::Approved => match self.resume(&request.key()).await {
+                    Ok(_) | Err(Error::ApplyFailed { .. }) => summary.finished += 1,
+                    Err(error) => {
+                        warn!(key = %request.key(), %error, "could not finish approved request");
+                        summary.errors += 1;
+                    }
+                },
+                Phase::Rejected => {
+                    self.block_rejected(&request).await;
+                    summary.blocks += 1;
+                }
+                _ => {}
+            }
+        }
+
+        Ok(summary)
+    }
+
+    /// Expires every Pending request whose deadline has passed at `now`; answers how many.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when the requests cannot be listed.
+    pub async fn expire_overdue(&self, now: DateTime<Utc>) -> Result<usize, Error> {
+        let all = ObjectKey {
+            namespace: "*".into(),
+            name: "*".into(),
+        };
+        let requests = self
+            .updates
+            .list(None)
+            .await
+            .map_err(|e| Error::from_store(&all, e))?;
+        let mut expired = 0;
+
+        for request in requests {
+            let overdue = request.status.phase == Phase::Pending
+                && transition::is_overdue(&request.spec, now);
+            if overdue && self.expire(&request.key(), now).await.is_ok() {
+                expired += 1;
+            }
+        }
+
+        Ok(expired)
+    }
+
+    /// Whether `image` is blocked for `container` of `workload` (rejected or rolled back from),
+    /// so that detection does not propose it again.
+    ///
+    /// # Errors
+    ///
+    /// The history store's error.
+    pub async fn blocked(
+        &self,
+        workload: &WorkloadRef,
+        container: &str,
+        image: &str,
+    ) -> Result<Option<BlockCause>, HistoryError> {
+        let blocks = self.history.blocks(workload).await?;
+
+        Ok(find_block(&blocks, container, image))
+    }
+
+    async fn get(&self, key: &ObjectKey) -> Result<UpdateRequest, Error> {
+        self.updates
+            .get(key)
+            .await
+            .map_err(|e| Error::from_store(key, e))
+    }
+
+    /// Writes `status` over `current` by compare-and-swap. `Ok(None)` means another writer won
+    /// and the caller should re-read and re-decide.
+    async fn swap(
+        &self,
+        current: &UpdateRequest,
+        status: UpdateRequestStatus,
+    ) -> Result<Option<UpdateRequest>, Error> {
+        let key = current.key();
+        let version = current
+            .metadata
+            .resource_version
+            .as_deref()
+            .unwrap_or_default();
+
+        match self.updates.update_status(&key, version, status).await {
+            Ok(stored) => Ok(Some(stored)),
+            Err(StoreError::Conflict { .. }) => {
+                debug!(%key, "status write lost a race; re-reading");
+                Ok(None)
+            }
+            Err(e) => Err(Error::from_store(&key, e)),
+        }
+    }
+
+    /// Steps 2 to 4 for a request in phase Approved.
+    async fn finish(&self, approved: UpdateRequest) -> Result<UpdateRequest, Error> {
+        let key = approved.key();
+        let outcome = self.apply(&approved).await;
+
+        if let Ok(previous) = &outcome {
+            self.record(&approved, previous).await?;
+        }
+
+        let mut current = approved;
+        for _ in 0..MAX_ATTEMPTS {
+            let now = Utc::now();
+            let status = match &outcome {
+                Ok(_) => transition::complete(&current.status, "image applied", now),
+                Err(cause) => transition::fail(&current.status, cause, now),
+            };
+            let status = match status {
+                Ok(status) => status,
+                // Another caller finished the request first; its outcome stands.
+                Err(_) => return Ok(current),
+            };
+
+            if let Some(stored) = self.swap(&current, status).await? {
+                return self.report(stored, &outcome);
+            }
+            current = self.get(&key).await?;
+        }
+
+        Err(Error::Conflict { key })
+    }
+
+    fn report(
+        &self,
+        stored: UpdateRequest,
+        outcome: &Result<String, String>,
+    ) -> Result<UpdateRequest, Error> {
+        let key = stored.key();
+        let workload = stored.workload();
+        let container = stored.spec.container_name.as_str();
+
+        match outcome {
+            Ok(_) => {
+                info!(%key, image = %stored.spec.new_image, "update applied");
+                let image = stored.spec.new_image.as_str();
+                self.observer.observe(&Event::Applied {
+                    key: &key,
+                    workload: &workload,
+                    container,
+                    image,
+                });
+                Ok(stored)
+            }
+            Err(cause) => {
+                warn!(%key, %cause, "update failed");
+                self.observer.observe(&Event::Failed { key: &key, cause });
+                Err(Error::ApplyFailed {
+                    key: key.clone(),
+                    request: Box::new(stored),
+                    cause: cause.clone(),
+                })
+            }
+        }
+    }
+
+    /// Applies the image. `Ok` carries the image the container ran before; `Err` the cause of a
+    /// failure, for `status.message`.
+    async fn apply(&self, request: &UpdateRequest) -> Result<String, String> {
+        let workload = request.workload();
+        let spec = &request.spec;
+        let container = spec.container_name.as_str();
+
+        let live = self
+            .deployer
+            .workload(&workload)
+            .await
+            .map_err(|e| error_chain(&e))?
+            .container(container)
+            .map(|c| c.image.clone())
+            .ok_or_else(|| format!("{workload} has no container {container:?}"))?;
+
+        if ImageRef::same(&live, &spec.new_image) {
+            debug!(%live, "image already in place");
+            return Ok(spec.current_image.clone());
+        }
+        if !ImageRef::same(&live, &spec.current_image) {
+            return Err(changed(&workload, container, &live, &spec.current_image));
+        }
+
+        match self
+            .deployer
+            .set_image(&workload, container, &live, &spec.new_image)
+            .await
+        {
+            Ok(()) => Ok(live),
+            // Someone else (another replica resuming the same request) applied it meanwhile.
+            Err(DeployError::PreconditionFailed { live: now, .. })
+                if ImageRef::same(&now, &spec.new_image) =>
+            {
+                Ok(live)
+            }
+            Err(DeployError::PreconditionFailed { live: now, .. }) => {
+                Err(changed(&workload, container, &now, &spec.current_image))
+            }
+            Err(e) => Err(error_chain(&e)),
+        }
+    }
+
+    async fn record(&self, request: &UpdateRequest, previous: &str) -> Result<(), Error> {
+        let workload = request.workload();
+        let now = Utc::now();
+        let baseline = HistoryEntry {
+            container: request.spec.container_name.clone(),
+            image: previous.to_owned(),
+            timestamp: request.status.created_at.unwrap_or(now),
+            update_request_name: None,
+            approved_by: BASELINE_APPROVER.to_owned(),
+            kind: EntryKind::Baseline,
+        };
+        let update = HistoryEntry {
+            container: request.spec.container_name.clone(),
+            image: request.spec.new_image.clone(),
+            timestamp: now,
+            update_request_name: Some(request.metadata.name.clone()),
+            approved_by: request.status.approved_by.clone().unwrap_or_default(),
+            kind: EntryKind::Update,
+        };
+
+        for entry in [baseline, update] {
+            self.history
+                .append(&workload, entry)
+                .await
+                .map_err(|source| Error::History {
+                    key: request.key(),
+                    source,
+                })?;
+        }
+
+        Ok(())
+    }
+
+    async fn block_rejected(&self, request: &UpdateRequest) {
+        let block = Block {
+            container: request.spec.container_name.clone(),
+            image: request.spec.new_image.clone(),
+            cause: BlockCause::Rejected,
+            by: request.status.approved_by.clone().unwrap_or_default(),
+            since: request.status.rejected_at.unwrap_or_else(Utc::now),
+        };
+
+        if let Err(error) = self.history.block(&request.workload(), block).await {
+            // The Rejected request itself survives; resume_all writes the block again.
+            warn!(key = %request.key(), %error, "could not block rejected image");
+        }
+    }
+}
+
+fn changed(workload: &WorkloadRef, container: &str, live: &str, expected: &str) -> String {
+    format!(
+        "the workload changed since the request was made: container {container:?} of {workload} \
+         runs {live}, not {expected}; nothing was overwritten"
+    )
+}
+
+/// An error and its sources, joined with `: `, for a status message a person can act on.
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+
+    text
+}

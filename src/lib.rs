@@ -1,0 +1,1 @@
+pub use headwind_core as core;
