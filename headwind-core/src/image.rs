@@ -61,22 +61,22 @@ impl ImageRef {
             Some(i) => (&rest[..last_slash + i], Some(&rest[last_slash + i + 1..])),
             None => (rest, None),
         };
-        if let Some(tag) = tag {
-            if !is_tag(tag) {
-                return Err(fail(
-                    "bad tag: 1 to 128 of letters, digits, '_', '.', '-', not starting with '.' or '-'",
-                ));
-            }
+        if let Some(tag) = tag
+            && !is_tag(tag)
+        {
+            return Err(fail(
+                "bad tag: 1 to 128 of letters, digits, '_', '.', '-', not starting with '.' or '-'",
+            ));
         }
         if name.len() > 255 {
             return Err(fail("name longer than 255 characters"));
         }
 
         let (registry, path) = split_host(name);
-        if let Some(host) = registry {
-            if !is_host(host) {
-                return Err(fail("bad registry host"));
-            }
+        if let Some(host) = registry
+            && !is_host(host)
+        {
+            return Err(fail("bad registry host"));
         }
         if path.is_empty() || !path.split('/').all(is_path_component) {
             return Err(fail(

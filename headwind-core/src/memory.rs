@@ -218,7 +218,6 @@ impl Deployer for MemoryDeployer {
 
         if slot.image != expected {
             return Err(DeployError::PreconditionFailed {
-                workload: workload.clone(),
                 container: container.to_owned(),
                 expected: expected.to_owned(),
                 live: slot.image.clone(),

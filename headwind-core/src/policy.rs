@@ -171,10 +171,10 @@ impl PolicyConfig {
     }
 
     fn decide_force(&self, current: &str, candidate: &str) -> Decision {
-        if let Some(pattern) = &self.pattern {
-            if !glob_match(pattern, candidate) {
-                return Decision::Skip(Skip::PatternMismatch);
-            }
+        if let Some(pattern) = &self.pattern
+            && !glob_match(pattern, candidate)
+        {
+            return Decision::Skip(Skip::PatternMismatch);
         }
         if current == candidate {
             return Decision::Skip(Skip::SameTag);

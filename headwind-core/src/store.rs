@@ -126,10 +126,8 @@ pub enum DeployError {
 
     /// The container does not run the image the caller expected: the workload changed
     /// concurrently, and nothing was written.
-    #[error("container {container:?} of {workload} runs {live}, not the expected {expected}")]
+    #[error("container {container:?} runs {live}, not the expected {expected}")]
     PreconditionFailed {
-        /// The workload.
-        workload: WorkloadRef,
         /// The container.
         container: String,
         /// The image the caller expected.

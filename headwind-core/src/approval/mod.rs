@@ -530,7 +530,7 @@ impl ApprovalService {
                 warn!(%key, %cause, "update failed");
                 self.observer.observe(&Event::Failed { key: &key, cause });
                 Err(Error::ApplyFailed {
-                    key: key.clone(),
+                    key,
                     request: Box::new(stored),
                     cause: cause.clone(),
                 })

@@ -72,10 +72,7 @@ pub enum TransitionError {
 }
 
 fn deadline(at: Option<&DateTime<Utc>>) -> String {
-    at.map_or_else(
-        || "it has none".to_owned(),
-        |at| format!("{}", at.to_rfc3339()),
-    )
+    at.map_or_else(|| "it has none".to_owned(), |at| at.to_rfc3339())
 }
 
 /// The outcome of a vote on a Pending request.

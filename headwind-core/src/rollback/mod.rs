@@ -156,17 +156,16 @@ impl RollbackService {
             .rollback_inner(workload, container, by)
             .instrument(span)
             .await;
-        if let Err(error) = &result {
-            if !matches!(
-                error,
-                Error::WorkloadNotFound { .. } | Error::ContainerNotFound { .. }
-            ) {
-                warn!(%workload, container, %error, "rollback failed");
-                self.observer.observe(&Event::RollbackFailed {
-                    workload,
-                    container,
-                });
-            }
+        let attempted = !matches!(
+            result,
+            Ok(_) | Err(Error::WorkloadNotFound { .. } | Error::ContainerNotFound { .. })
+        );
+        if let (true, Err(error)) = (attempted, &result) {
+            warn!(%workload, container, %error, "rollback failed");
+            self.observer.observe(&Event::RollbackFailed {
+                workload,
+                container,
+            });
         }
 
         result
