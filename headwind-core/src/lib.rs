@@ -56,5 +56,21 @@ pub mod mock {
 }
 
 pub use approval::ApprovalService;
+
+/// An error and its sources, joined with `: `, for a message a person can act on.
+#[must_use]
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+
+    text
+}
+
 pub use rollback::RollbackService;
 pub use store::{Deployer, HistoryStore, UpdateStore};

@@ -26,6 +26,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use tracing::{Instrument, debug, info, info_span, warn};
 
+use crate::error_chain;
 use crate::events::{Event, NoopObserver, Observer};
 use crate::image::ImageRef;
 use crate::store::{
@@ -635,18 +636,4 @@ fn changed(workload: &WorkloadRef, container: &str, live: &str, expected: &str) 
         "the workload changed since the request was made: container {container:?} of {workload} \
          runs {live}, not {expected}; nothing was overwritten"
     )
-}
-
-/// An error and its sources, joined with `: `, for a status message a person can act on.
-pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-
-    text
 }

@@ -1,0 +1,5 @@
+//! Route handlers, one module per resource.
+
+pub mod health;
+pub mod rollback;
+pub mod updates;
