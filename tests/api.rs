@@ -190,6 +190,31 @@ async fn approve_history_and_rollback_work_as_printed() {
 }
 
 #[tokio::test]
+async fn workload_lists_its_containers() {
+    let running = start().await;
+
+    let answer = get(&api(&running, "/api/v1/workloads/default/nginx-example")).await;
+
+    assert_eq!(answer.status, 200);
+    assert_eq!(
+        answer.body,
+        json!({"kind": "Deployment", "namespace": "default", "name": "nginx-example", "containers": [{"name": "nginx", "image": "nginx:1.25.0"}]})
+    );
+    assert_error(
+        &get(&api(&running, "/api/v1/workloads/default/nope")).await,
+        404,
+    );
+    assert_error(
+        &get(&api(
+            &running,
+            "/api/v1/workloads/default/nginx-example?kind=DaemonSet",
+        ))
+        .await,
+        404,
+    );
+}
+
+#[tokio::test]
 async fn reject_works_as_printed() {
     let running = start().await;
 

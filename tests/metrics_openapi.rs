@@ -174,6 +174,7 @@ async fn openapi_lists_every_served_route() {
             "DELETE",
             "/api/v1/rollback/{namespace}/{deployment}/{container}/blocks",
         ),
+        ("GET", "/api/v1/workloads/{namespace}/{deployment}"),
         ("GET", "/health"),
         ("GET", "/ready"),
         ("GET", "/api/v1/openapi.json"),

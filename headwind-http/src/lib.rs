@@ -44,7 +44,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{BoxError, Json, Router};
 use headwind_core::store::{Deployer, HistoryStore, UpdateStore};
-use headwind_core::types::WorkloadRef;
+use headwind_core::types::{Workload, WorkloadRef};
 use headwind_core::{ApprovalService, RollbackService};
 use tower::ServiceBuilder;
 use tower_http::trace::TraceLayer;
@@ -115,11 +115,11 @@ impl ApiState {
         &self.metrics
     }
 
-    async fn require_workload(&self, workload: &WorkloadRef) -> Result<(), ApiError> {
+    async fn require_workload(&self, workload: &WorkloadRef) -> Result<Workload, ApiError> {
         use headwind_core::store::DeployError;
 
         match self.deployer.workload(workload).await {
-            Ok(_) => Ok(()),
+            Ok(found) => Ok(found),
             Err(DeployError::WorkloadNotFound { .. }) => {
                 Err(ApiError::not_found(format!("{workload} not found")))
             }
@@ -193,6 +193,7 @@ fn api_routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(routes::rollback::rollback))
         .routes(routes!(routes::rollback::blocks))
         .routes(routes!(routes::rollback::unblock))
+        .routes(routes!(routes::workloads::workload))
         .routes(routes!(routes::health::health))
         .routes(routes!(routes::health::ready))
         .routes(routes!(openapi_json))

@@ -3,3 +3,4 @@
 pub mod health;
 pub mod rollback;
 pub mod updates;
+pub mod workloads;

@@ -129,7 +129,11 @@ pub struct UnblockResponse {
     pub message: String,
 }
 
-fn workload(namespace: &str, name: &str, kind: Option<&str>) -> Result<WorkloadRef, ApiError> {
+pub(crate) fn workload_ref(
+    namespace: &str,
+    name: &str,
+    kind: Option<&str>,
+) -> Result<WorkloadRef, ApiError> {
     let kind = match kind {
         None => WorkloadKind::Deployment,
         Some(kind) => kind
@@ -140,7 +144,7 @@ fn workload(namespace: &str, name: &str, kind: Option<&str>) -> Result<WorkloadR
     Ok(WorkloadRef::new(kind, namespace, name)?)
 }
 
-fn query<T>(
+pub(crate) fn parse_query<T>(
     query: Result<Query<T>, axum::extract::rejection::QueryRejection>,
 ) -> Result<T, ApiError> {
     query
@@ -165,8 +169,8 @@ pub async fn history(
     ValidPath(path): ValidPath<WorkloadPath>,
     kind: Result<Query<KindQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<HistoryResponse>, ApiError> {
-    let kind = query(kind)?;
-    let target = workload(&path.namespace, &path.deployment, kind.kind.as_deref())?;
+    let kind = parse_query(kind)?;
+    let target = workload_ref(&path.namespace, &path.deployment, kind.kind.as_deref())?;
     state.require_workload(&target).await?;
 
     let mut history = state.history.history(&target).await?;
@@ -202,8 +206,8 @@ pub async fn rollback(
     kind: Result<Query<KindQuery>, axum::extract::rejection::QueryRejection>,
     OptionalJson(body): OptionalJson<RollbackBody>,
 ) -> Result<Json<RollbackResponse>, ApiError> {
-    let kind = query(kind)?;
-    let target = workload(&path.namespace, &path.deployment, kind.kind.as_deref())?;
+    let kind = parse_query(kind)?;
+    let target = workload_ref(&path.namespace, &path.deployment, kind.kind.as_deref())?;
     let identity = identity.map(|Extension(id)| id);
     let Approver(by) = Approver::resolve(identity.as_ref(), body.approver.as_deref())?;
 
@@ -239,8 +243,8 @@ pub async fn blocks(
     ValidPath(path): ValidPath<WorkloadPath>,
     kind: Result<Query<KindQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<BlocksResponse>, ApiError> {
-    let kind = query(kind)?;
-    let target = workload(&path.namespace, &path.deployment, kind.kind.as_deref())?;
+    let kind = parse_query(kind)?;
+    let target = workload_ref(&path.namespace, &path.deployment, kind.kind.as_deref())?;
     state.require_workload(&target).await?;
 
     let blocks = state.history.blocks(&target).await?;
@@ -269,8 +273,8 @@ pub async fn unblock(
     ValidPath(path): ValidPath<ContainerPath>,
     unblock: Result<Query<UnblockQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<UnblockResponse>, ApiError> {
-    let unblock = query(unblock)?;
-    let target = workload(&path.namespace, &path.deployment, unblock.kind.as_deref())?;
+    let unblock = parse_query(unblock)?;
+    let target = workload_ref(&path.namespace, &path.deployment, unblock.kind.as_deref())?;
     state.require_workload(&target).await?;
 
     let cleared = state
