@@ -9,13 +9,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use headwind_core::detect::DetectConfig;
 use headwind_core::memory::{MemoryDeployer, MemoryHistoryStore, MemoryUpdateStore};
 use headwind_core::policy::Policy;
 use headwind_core::store::{HistoryStore, UpdateStore};
 use headwind_core::types::{
     Container, EntryKind, HistoryEntry, UpdateRequest, Workload, WorkloadRef,
 };
-use headwind_http::{ApiState, Limits, api_router, layers, metrics_router, webhook_router};
+use headwind_http::{
+    ApiState, Limits, WebhookConfig, api_router, layers, metrics_router, webhook_router,
+};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -49,6 +52,10 @@ pub struct Config {
     pub workloads: Option<PathBuf>,
     /// Limits of the standard middleware.
     pub limits: Limits,
+    /// Webhook secrets and registry host.
+    pub webhooks: WebhookConfig,
+    /// Settings of update detection.
+    pub detect: DetectConfig,
 }
 
 impl Default for Config {
@@ -61,6 +68,8 @@ impl Default for Config {
             demo: true,
             workloads: None,
             limits: Limits::default(),
+            webhooks: WebhookConfig::new(),
+            detect: DetectConfig::default(),
         }
     }
 }
@@ -172,7 +181,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
                 memory.updates.clone(),
                 memory.deployer.clone(),
                 memory.history.clone(),
-            );
+            )
+            .with_detection(memory.deployer.clone(), config.detect.clone())
+            .with_webhooks(config.webhooks.clone());
             (state, Some(memory))
         }
         Backend::Kube => {

@@ -16,6 +16,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
+use std::time::Duration;
+
+use headwind::core::detect::DetectConfig;
+use headwind::http::{Source, WebhookConfig};
 use headwind::server::{self, Backend, Config};
 use tracing_subscriber::EnvFilter;
 
@@ -47,6 +51,38 @@ struct Args {
     /// the memory backend.
     #[arg(long, env = "HEADWIND_WORKLOADS", value_name = "FILE")]
     workloads: Option<PathBuf>,
+
+    /// Token the Docker Hub webhook must carry (`?token=` in the webhook URL).
+    #[arg(long, env = "HEADWIND_DOCKERHUB_TOKEN", hide_env_values = true)]
+    dockerhub_token: Option<String>,
+
+    /// Token the distribution registry webhook must carry (`Authorization: Bearer`).
+    #[arg(long, env = "HEADWIND_REGISTRY_TOKEN", hide_env_values = true)]
+    registry_token: Option<String>,
+
+    /// Token the Harbor webhook must carry (its auth header).
+    #[arg(long, env = "HEADWIND_HARBOR_TOKEN", hide_env_values = true)]
+    harbor_token: Option<String>,
+
+    /// Token the Quay webhook must carry (`?token=` in the webhook URL).
+    #[arg(long, env = "HEADWIND_QUAY_TOKEN", hide_env_values = true)]
+    quay_token: Option<String>,
+
+    /// Token the Azure Container Registry webhook must carry (`Authorization: Bearer`).
+    #[arg(long, env = "HEADWIND_ACR_TOKEN", hide_env_values = true)]
+    acr_token: Option<String>,
+
+    /// Secret GitHub signs `registry_package` webhooks with (HMAC-SHA256).
+    #[arg(long, env = "HEADWIND_GHCR_SECRET", hide_env_values = true)]
+    ghcr_secret: Option<String>,
+
+    /// Registry host of distribution and ACR events, instead of the host in each event.
+    #[arg(long, env = "HEADWIND_REGISTRY_HOST")]
+    registry_host: Option<String>,
+
+    /// Seconds a created update request stays approvable; 0 for no deadline.
+    #[arg(long, env = "HEADWIND_APPROVAL_TTL", default_value_t = 7 * 24 * 3600)]
+    approval_ttl: u64,
 
     /// Log line format.
     #[arg(long, env = "HEADWIND_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -87,6 +123,25 @@ async fn main() -> ExitCode {
         LogFormat::Json => logs.json().init(),
     }
 
+    let secrets = [
+        (Source::DockerHub, &args.dockerhub_token),
+        (Source::Registry, &args.registry_token),
+        (Source::Harbor, &args.harbor_token),
+        (Source::Quay, &args.quay_token),
+        (Source::Acr, &args.acr_token),
+        (Source::Ghcr, &args.ghcr_secret),
+    ];
+    let mut webhooks = WebhookConfig::new();
+    for (source, secret) in secrets {
+        if let Some(secret) = secret {
+            webhooks = webhooks.with_secret(source, secret);
+        }
+    }
+    if let Some(host) = &args.registry_host {
+        webhooks = webhooks.with_registry_host(host);
+    }
+    let ttl = (args.approval_ttl > 0).then(|| Duration::from_secs(args.approval_ttl));
+
     let config = Config {
         webhook_addr: args.webhook_addr,
         api_addr: args.api_addr,
@@ -97,6 +152,8 @@ async fn main() -> ExitCode {
         },
         demo: !args.no_demo,
         workloads: args.workloads,
+        webhooks,
+        detect: DetectConfig { approval_ttl: ttl },
         ..Config::default()
     };
 

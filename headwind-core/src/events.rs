@@ -11,7 +11,22 @@ use crate::types::{ObjectKey, WorkloadRef};
 
 /// Something that happened to an update request or a workload.
 #[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
 pub enum Event<'a> {
+    /// Detection created a request.
+    Created {
+        /// The request.
+        key: &'a ObjectKey,
+    },
+    /// Detection did not act on a container; `reason` is a short snake_case label.
+    Skipped {
+        /// The workload.
+        workload: &'a WorkloadRef,
+        /// The container.
+        container: &'a str,
+        /// Why, as a metric label (`min_update_interval`, `blocked`, `downgrade`, ...).
+        reason: &'static str,
+    },
     /// A vote was recorded; the request stays Pending.
     VoteRecorded {
         /// The request.

@@ -170,6 +170,30 @@ impl ImageRef {
     }
 }
 
+/// `reference` with its tag replaced by `tag` and any digest dropped, keeping the rest as
+/// written (`nginx:1.25.0` becomes `nginx:1.26.0`, not `docker.io/library/nginx:1.26.0`), so the
+/// pod spec changes only where it must.
+///
+/// # Errors
+///
+/// [`InvalidImage`] when `reference` does not parse or `tag` is not a valid tag.
+pub fn retag(reference: &str, tag: &str) -> Result<String, InvalidImage> {
+    ImageRef::parse(reference)?;
+    let name = reference
+        .split_once('@')
+        .map_or(reference, |(name, _)| name);
+    let last_slash = name.rfind('/').map_or(0, |i| i + 1);
+    let name = match name[last_slash..].find(':') {
+        Some(i) => &name[..last_slash + i],
+        None => name,
+    };
+
+    let retagged = format!("{name}:{tag}");
+    ImageRef::parse(&retagged)?;
+
+    Ok(retagged)
+}
+
 impl fmt::Display for ImageRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.registry, self.path)?;
@@ -361,6 +385,20 @@ mod tests {
         assert!(ImageRef::same("nginx", "nginx:latest"));
         assert!(!ImageRef::same("nginx:1.25.0", "nginx:1.26.0"));
         assert!(!ImageRef::same("nginx:1.25.0", "quay.io/nginx:1.25.0"));
+    }
+
+    #[test]
+    fn retag_keeps_the_reference_as_written() {
+        assert_eq!(retag("nginx:1.25.0", "1.26.0").unwrap(), "nginx:1.26.0");
+        assert_eq!(
+            retag("localhost:5000/app", "2").unwrap(),
+            "localhost:5000/app:2"
+        );
+        assert_eq!(
+            retag(&format!("ghcr.io/o/a:1@{DIGEST}"), "2").unwrap(),
+            "ghcr.io/o/a:2"
+        );
+        assert!(retag("nginx:1", "bad tag").is_err());
     }
 
     #[test]

@@ -39,7 +39,9 @@
 //! # }
 //! ```
 
+pub mod annotations;
 pub mod approval;
+pub mod detect;
 pub mod events;
 pub mod image;
 pub mod memory;

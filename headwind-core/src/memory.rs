@@ -5,7 +5,7 @@
 //! and the precondition of [`MemoryDeployer`] are exact. State lives as long as the value;
 //! nothing is persisted.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -15,6 +15,7 @@ use chrono::Utc;
 use crate::image::ImageRef;
 use crate::store::{
     Appended, DeployError, Deployer, HistoryError, HistoryStore, StoreError, UpdateStore,
+    WorkloadIndex,
 };
 use crate::types::{
     Block, EntryKind, HistoryEntry, ObjectKey, RolloutHealth, UpdateRequest, UpdateRequestStatus,
@@ -137,8 +138,43 @@ impl UpdateStore for MemoryUpdateStore {
 /// another answer with [`MemoryDeployer::set_health`].
 #[derive(Debug, Default)]
 pub struct MemoryDeployer {
-    workloads: Mutex<HashMap<WorkloadRef, (Workload, RolloutHealth)>>,
+    state: Mutex<DeployerState>,
     writes: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct DeployerState {
+    workloads: HashMap<WorkloadRef, (Workload, RolloutHealth)>,
+    /// Normalised repository -> workloads with a container running it.
+    by_repository: HashMap<String, BTreeSet<WorkloadRef>>,
+}
+
+impl DeployerState {
+    fn repositories(workload: &Workload) -> impl Iterator<Item = String> + '_ {
+        workload
+            .containers
+            .iter()
+            .filter_map(|c| ImageRef::parse(&c.image).ok())
+            .map(|image| image.repository())
+    }
+
+    fn unindex(&mut self, workload: &Workload) {
+        for repository in Self::repositories(workload).collect::<Vec<_>>() {
+            if let Some(set) = self.by_repository.get_mut(&repository) {
+                set.remove(&workload.reference);
+                if set.is_empty() {
+                    self.by_repository.remove(&repository);
+                }
+            }
+        }
+    }
+
+    fn index(&mut self, workload: &Workload) {
+        for repository in Self::repositories(workload).collect::<Vec<_>>() {
+            let set = self.by_repository.entry(repository).or_default();
+            set.insert(workload.reference.clone());
+        }
+    }
 }
 
 impl MemoryDeployer {
@@ -150,18 +186,32 @@ impl MemoryDeployer {
 
     /// Adds or replaces a workload.
     pub fn insert(&self, workload: Workload) {
+        let mut state = lock(&self.state);
         let key = workload.reference.clone();
-        lock(&self.workloads).insert(key, (workload, RolloutHealth::Healthy));
+
+        if let Some((old, _)) = state.workloads.remove(&key) {
+            state.unindex(&old);
+        }
+        state.index(&workload);
+        state
+            .workloads
+            .insert(key, (workload, RolloutHealth::Healthy));
     }
 
     /// Removes a workload; answers whether it existed.
     pub fn remove(&self, workload: &WorkloadRef) -> bool {
-        lock(&self.workloads).remove(workload).is_some()
+        let mut state = lock(&self.state);
+        let Some((old, _)) = state.workloads.remove(workload) else {
+            return false;
+        };
+
+        state.unindex(&old);
+        true
     }
 
     /// Sets what [`Deployer::rollout_health`] answers for a workload.
     pub fn set_health(&self, workload: &WorkloadRef, health: RolloutHealth) {
-        if let Some(entry) = lock(&self.workloads).get_mut(workload) {
+        if let Some(entry) = lock(&self.state).workloads.get_mut(workload) {
             entry.1 = health;
         }
     }
@@ -169,10 +219,8 @@ impl MemoryDeployer {
     /// Every workload, in no particular order.
     #[must_use]
     pub fn workloads(&self) -> Vec<Workload> {
-        lock(&self.workloads)
-            .values()
-            .map(|(w, _)| w.clone())
-            .collect()
+        let state = lock(&self.state);
+        state.workloads.values().map(|(w, _)| w.clone()).collect()
     }
 
     /// How many times [`Deployer::set_image`] changed an image.
@@ -185,7 +233,8 @@ impl MemoryDeployer {
 #[async_trait]
 impl Deployer for MemoryDeployer {
     async fn workload(&self, workload: &WorkloadRef) -> Result<Workload, DeployError> {
-        lock(&self.workloads)
+        lock(&self.state)
+            .workloads
             .get(workload)
             .map(|(w, _)| w.clone())
             .ok_or_else(|| DeployError::WorkloadNotFound {
@@ -200,45 +249,78 @@ impl Deployer for MemoryDeployer {
         expected: &str,
         image: &str,
     ) -> Result<(), DeployError> {
-        let mut workloads = lock(&self.workloads);
-        let (found, health) =
-            workloads
-                .get_mut(workload)
+        let mut state = lock(&self.state);
+        let (found, _) =
+            state
+                .workloads
+                .get(workload)
                 .ok_or_else(|| DeployError::WorkloadNotFound {
                     workload: workload.clone(),
                 })?;
-        let slot = found
-            .containers
-            .iter_mut()
-            .find(|c| c.name == container)
+        let live = found
+            .container(container)
+            .map(|c| c.image.clone())
             .ok_or_else(|| DeployError::ContainerNotFound {
                 workload: workload.clone(),
                 container: container.to_owned(),
             })?;
 
-        if slot.image != expected {
+        if live != expected {
             return Err(DeployError::PreconditionFailed {
                 container: container.to_owned(),
                 expected: expected.to_owned(),
-                live: slot.image.clone(),
+                live,
             });
         }
-        if slot.image != image {
-            slot.image = image.to_owned();
-            *health = RolloutHealth::Healthy;
-            self.writes.fetch_add(1, Ordering::SeqCst);
+        if live == image {
+            return Ok(());
         }
+
+        let old = found.clone();
+        let mut updated = old.clone();
+        for c in updated
+            .containers
+            .iter_mut()
+            .filter(|c| c.name == container)
+        {
+            c.image = image.to_owned();
+        }
+        state.unindex(&old);
+        state.index(&updated);
+        state
+            .workloads
+            .insert(workload.clone(), (updated, RolloutHealth::Healthy));
+        self.writes.fetch_add(1, Ordering::SeqCst);
 
         Ok(())
     }
 
     async fn rollout_health(&self, workload: &WorkloadRef) -> Result<RolloutHealth, DeployError> {
-        lock(&self.workloads)
+        lock(&self.state)
+            .workloads
             .get(workload)
             .map(|(_, health)| health.clone())
             .ok_or_else(|| DeployError::WorkloadNotFound {
                 workload: workload.clone(),
             })
+    }
+}
+
+#[async_trait]
+impl WorkloadIndex for MemoryDeployer {
+    async fn by_repository(&self, repository: &str) -> Result<Vec<Workload>, DeployError> {
+        let state = lock(&self.state);
+        let Some(refs) = state.by_repository.get(repository) else {
+            return Ok(Vec::new());
+        };
+
+        let found = refs
+            .iter()
+            .filter_map(|r| state.workloads.get(r))
+            .map(|(w, _)| w.clone())
+            .collect();
+
+        Ok(found)
     }
 }
 
@@ -463,6 +545,55 @@ mod tests {
             "a:2"
         );
         assert_eq!(deployer.image_writes(), 1);
+    }
+
+    #[tokio::test]
+    async fn index_answers_exact_repositories_and_follows_changes() {
+        let deployer = MemoryDeployer::new();
+        let app = |image: &str| Container {
+            name: "app".into(),
+            image: image.into(),
+        };
+        let exporter = WorkloadRef::deployment("default", "exporter").unwrap();
+        deployer.insert(Workload::new(web(), vec![app("nginx:1.25")]));
+        deployer.insert(Workload::new(exporter, vec![app("nginx-exporter:0.11")]));
+
+        let names = |found: Vec<Workload>| {
+            found
+                .into_iter()
+                .map(|w| w.reference.name)
+                .collect::<Vec<_>>()
+        };
+        let nginx = deployer
+            .by_repository("docker.io/library/nginx")
+            .await
+            .unwrap();
+        assert_eq!(names(nginx), ["web"]);
+
+        deployer
+            .set_image(&web(), "app", "nginx:1.25", "quay.io/nginx/nginx:1.26")
+            .await
+            .unwrap();
+        assert!(
+            deployer
+                .by_repository("docker.io/library/nginx")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            names(deployer.by_repository("quay.io/nginx/nginx").await.unwrap()),
+            ["web"]
+        );
+
+        deployer.remove(&web());
+        assert!(
+            deployer
+                .by_repository("quay.io/nginx/nginx")
+                .await
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[tokio::test]

@@ -181,6 +181,25 @@ pub trait Deployer: Send + Sync {
     async fn rollout_health(&self, workload: &WorkloadRef) -> Result<RolloutHealth, DeployError>;
 }
 
+/// Finds the workloads that run an image repository.
+///
+/// # Contract
+///
+/// - **Index, not scan.** Answers come from an index kept current with the workloads (a map in
+///   memory, a watch cache on Kubernetes), keyed by normalised repository
+///   ([`crate::image::ImageRef::repository`]): one registry event costs one lookup, whatever the
+///   number of workloads.
+/// - **Exact match.** `docker.io/library/nginx` never answers workloads running
+///   `docker.io/library/nginx-exporter`.
+/// - **Freshness.** The index may lag the cluster by the watch delay; callers re-check the live
+///   image before writing (the approval service's precondition does).
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait WorkloadIndex: Send + Sync {
+    /// The workloads with at least one container running `repository`.
+    async fn by_repository(&self, repository: &str) -> Result<Vec<Workload>, DeployError>;
+}
+
 /// Failures of a [`HistoryStore`].
 #[derive(Debug, thiserror::Error)]
 pub enum HistoryError {
@@ -268,6 +287,12 @@ impl fmt::Debug for dyn UpdateStore {
 impl fmt::Debug for dyn Deployer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Deployer")
+    }
+}
+
+impl fmt::Debug for dyn WorkloadIndex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("WorkloadIndex")
     }
 }
 

@@ -4,7 +4,8 @@
 //!
 //! - [`api_router`] (port 8081): the approval and rollback APIs under `/api/v1`, the OpenAPI
 //!   document at `/api/v1/openapi.json`, `/health` and `/ready`;
-//! - [`webhook_router`] (port 8080): `/health` and `/ready` (registry webhooks join it later);
+//! - [`webhook_router`] (port 8080): the registry webhooks under `/webhook`, `/health` and
+//!   `/ready`;
 //! - [`metrics_router`] (port 9090): `/metrics` and `/health`.
 //!
 //! Each is an axum [`Router`], which is a tower `Service`, built from an [`ApiState`] over
@@ -33,6 +34,7 @@ pub mod error;
 pub mod extract;
 pub mod metrics;
 pub mod routes;
+pub mod webhook;
 
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
@@ -43,7 +45,8 @@ use axum::http::{Method, StatusCode, Uri};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{BoxError, Json, Router};
-use headwind_core::store::{Deployer, HistoryStore, UpdateStore};
+use headwind_core::detect::{DetectConfig, Detector};
+use headwind_core::store::{Deployer, HistoryStore, UpdateStore, WorkloadIndex};
 use headwind_core::types::{Workload, WorkloadRef};
 use headwind_core::{ApprovalService, RollbackService};
 use tower::ServiceBuilder;
@@ -54,6 +57,7 @@ use utoipa_axum::routes;
 
 pub use error::{ApiError, ErrorBody};
 pub use metrics::Metrics;
+pub use webhook::{Source, WebhookConfig};
 
 /// The largest request body accepted, in bytes.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -67,6 +71,8 @@ pub struct ApiState {
     approvals: ApprovalService,
     rollbacks: RollbackService,
     metrics: Arc<Metrics>,
+    detector: Option<Detector>,
+    webhooks: Arc<WebhookConfig>,
 }
 
 impl ApiState {
@@ -100,7 +106,31 @@ impl ApiState {
             approvals,
             rollbacks,
             metrics,
+            detector: None,
+            webhooks: Arc::new(WebhookConfig::new()),
         }
+    }
+
+    /// Turns on update detection for the webhooks: workloads are found through `index`.
+    #[must_use]
+    pub fn with_detection(mut self, index: Arc<dyn WorkloadIndex>, config: DetectConfig) -> Self {
+        let detector = Detector::new(
+            index,
+            self.updates.clone(),
+            self.history.clone(),
+            self.approvals.clone(),
+        )
+        .with_config(config)
+        .with_observer(self.metrics.clone());
+        self.detector = Some(detector);
+        self
+    }
+
+    /// Sets the webhook secrets and registry host.
+    #[must_use]
+    pub fn with_webhooks(mut self, webhooks: WebhookConfig) -> Self {
+        self.webhooks = Arc::new(webhooks);
+        self
     }
 
     /// The approval service the handlers use.
@@ -212,13 +242,25 @@ async fn openapi_json() -> Json<&'static utoipa::openapi::OpenApi> {
     Json(&SPEC)
 }
 
-/// `/health` and `/ready`, for the webhook listener.
+/// The registry webhooks (`POST /webhook/{source}`), `/health` and `/ready`, for the webhook
+/// listener.
 pub fn webhook_router(state: ApiState) -> Router {
     let metrics = state.metrics.clone();
-
-    Router::new()
+    let mut router = Router::new()
         .route("/health", get(routes::health::health))
-        .route("/ready", get(routes::health::ready))
+        .route("/ready", get(routes::health::ready));
+
+    for source in Source::ALL {
+        let handler = move |state, headers, query, body| {
+            webhook::receive(source, state, headers, query, body)
+        };
+        router = router.route(
+            &format!("/webhook/{}", source.label()),
+            axum::routing::post(handler),
+        );
+    }
+
+    router
         .with_state(state)
         .layer(axum::middleware::from_fn_with_state(
             metrics,

@@ -33,6 +33,18 @@ struct RequestLabels {
     status: u16,
 }
 
+/// Labels of the webhook counters.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SourceLabels {
+    source: String,
+}
+
+/// Labels of the skipped-updates counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: String,
+}
+
 /// Labels of the HTTP latency histogram.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
@@ -60,6 +72,11 @@ pub struct Metrics {
     rollbacks_manual: Counter,
     rollbacks_failed: Counter,
     pending: Gauge,
+    created: Counter,
+    skipped: Family<ReasonLabels, Counter>,
+    skipped_interval: Counter,
+    webhook_events: Family<SourceLabels, Counter>,
+    webhook_processed: Family<SourceLabels, Counter>,
     http_requests: Family<RequestLabels, Counter>,
     http_latency: HistogramFamily,
 }
@@ -99,6 +116,34 @@ impl Metrics {
         );
         let rollbacks_failed = counter("headwind_rollbacks_failed", "Rollbacks that failed");
 
+        let created = counter(
+            "headwind_updates_created",
+            "Update requests created by detection",
+        );
+        let skipped_interval = counter(
+            "headwind_updates_skipped_interval",
+            "Direct updates skipped because of headwind.sh/min-update-interval",
+        );
+
+        let skipped = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "headwind_updates_skipped",
+            "Proposed updates not acted on, by reason",
+            skipped.clone(),
+        );
+        let webhook_events = Family::<SourceLabels, Counter>::default();
+        registry.register(
+            "headwind_webhook_events",
+            "Registry webhook requests received",
+            webhook_events.clone(),
+        );
+        let webhook_processed = Family::<SourceLabels, Counter>::default();
+        registry.register(
+            "headwind_webhook_events_processed",
+            "Registry webhook requests processed to the end",
+            webhook_processed.clone(),
+        );
+
         let pending = Gauge::default();
         registry.register(
             "headwind_updates_pending",
@@ -130,9 +175,32 @@ impl Metrics {
             rollbacks_manual,
             rollbacks_failed,
             pending,
+            created,
+            skipped,
+            skipped_interval,
+            webhook_events,
+            webhook_processed,
             http_requests,
             http_latency,
         }
+    }
+
+    /// Counts a webhook request received from `source`.
+    pub fn webhook_received(&self, source: &str) {
+        self.webhook_events
+            .get_or_create(&SourceLabels {
+                source: source.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Counts a webhook request of `source` processed to the end.
+    pub fn webhook_processed(&self, source: &str) {
+        self.webhook_processed
+            .get_or_create(&SourceLabels {
+                source: source.to_owned(),
+            })
+            .inc();
     }
 
     /// Sets the pending gauge.
@@ -191,6 +259,20 @@ impl Observer for Metrics {
             Event::RollbackFailed { .. } => {
                 self.rollbacks_failed.inc();
             }
+            Event::Created { .. } => {
+                self.created.inc();
+            }
+            Event::Skipped { reason, .. } => {
+                self.skipped
+                    .get_or_create(&ReasonLabels {
+                        reason: (*reason).to_owned(),
+                    })
+                    .inc();
+                if *reason == "min_update_interval" {
+                    self.skipped_interval.inc();
+                }
+            }
+            _ => {}
         }
     }
 }

@@ -344,6 +344,37 @@ impl ApprovalService {
         Err(Error::Conflict { key: key.clone() })
     }
 
+    /// Ends a Pending request that a newer update for the same container replaces (see
+    /// [`transition::supersede`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Transition`] when it is not Pending, and the backend errors.
+    pub async fn supersede(
+        &self,
+        key: &ObjectKey,
+        successor: &str,
+    ) -> Result<UpdateRequest, Error> {
+        for _ in 0..MAX_ATTEMPTS {
+            let current = self.get(key).await?;
+            let status = transition::supersede(&current.status, successor, Utc::now()).map_err(
+                |source| Error::Transition {
+                    key: key.clone(),
+                    source,
+                },
+            )?;
+
+            let Some(stored) = self.swap(&current, status).await? else {
+                continue;
+            };
+            info!(namespace = %key.namespace, name = %key.name, successor, "update request superseded");
+            self.observer.observe(&Event::Expired { key });
+            return Ok(stored);
+        }
+
+        Err(Error::Conflict { key: key.clone() })
+    }
+
     /// Finishes a request left Approved (by a crash, or a history failure) and returns it as
     /// stored. A request in any other phase is returned unchanged.
     ///

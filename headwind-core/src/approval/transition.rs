@@ -204,6 +204,25 @@ pub fn expire(
     Ok(expired(status, now))
 }
 
+/// Ends a Pending request because a newer update for the same container replaced it. The
+/// request becomes Expired with a message naming its successor; its image is not blocked.
+///
+/// # Errors
+///
+/// [`TransitionError::InvalidTransition`] unless the request is Pending.
+pub fn supersede(
+    status: &UpdateRequestStatus,
+    successor: &str,
+    now: DateTime<Utc>,
+) -> Result<UpdateRequestStatus, TransitionError> {
+    require(status, Phase::Pending, Action::Expire)?;
+
+    let mut next = expired(status, now);
+    next.message = Some(format!("superseded by {successor}; nothing was applied"));
+
+    Ok(next)
+}
+
 fn expired(status: &UpdateRequestStatus, now: DateTime<Utc>) -> UpdateRequestStatus {
     let mut next = status.clone();
     next.phase = Phase::Expired;
