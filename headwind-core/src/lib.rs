@@ -44,6 +44,7 @@ pub mod approval;
 pub mod detect;
 pub mod events;
 pub mod image;
+pub mod index;
 pub mod memory;
 pub mod name;
 pub mod policy;

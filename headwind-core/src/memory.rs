@@ -5,7 +5,7 @@
 //! and the precondition of [`MemoryDeployer`] are exact. State lives as long as the value;
 //! nothing is persisted.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -13,6 +13,7 @@ use async_trait::async_trait;
 use chrono::Utc;
 
 use crate::image::ImageRef;
+use crate::index::RepositoryIndex;
 use crate::store::{
     Appended, DeployError, Deployer, HistoryError, HistoryStore, StoreError, UpdateStore,
     WorkloadIndex,
@@ -145,36 +146,7 @@ pub struct MemoryDeployer {
 #[derive(Debug, Default)]
 struct DeployerState {
     workloads: HashMap<WorkloadRef, (Workload, RolloutHealth)>,
-    /// Normalised repository -> workloads with a container running it.
-    by_repository: HashMap<String, BTreeSet<WorkloadRef>>,
-}
-
-impl DeployerState {
-    fn repositories(workload: &Workload) -> impl Iterator<Item = String> + '_ {
-        workload
-            .containers
-            .iter()
-            .filter_map(|c| ImageRef::parse(&c.image).ok())
-            .map(|image| image.repository())
-    }
-
-    fn unindex(&mut self, workload: &Workload) {
-        for repository in Self::repositories(workload).collect::<Vec<_>>() {
-            if let Some(set) = self.by_repository.get_mut(&repository) {
-                set.remove(&workload.reference);
-                if set.is_empty() {
-                    self.by_repository.remove(&repository);
-                }
-            }
-        }
-    }
-
-    fn index(&mut self, workload: &Workload) {
-        for repository in Self::repositories(workload).collect::<Vec<_>>() {
-            let set = self.by_repository.entry(repository).or_default();
-            set.insert(workload.reference.clone());
-        }
-    }
+    index: RepositoryIndex,
 }
 
 impl MemoryDeployer {
@@ -190,9 +162,9 @@ impl MemoryDeployer {
         let key = workload.reference.clone();
 
         if let Some((old, _)) = state.workloads.remove(&key) {
-            state.unindex(&old);
+            state.index.remove(&old);
         }
-        state.index(&workload);
+        state.index.insert(&workload);
         state
             .workloads
             .insert(key, (workload, RolloutHealth::Healthy));
@@ -205,7 +177,7 @@ impl MemoryDeployer {
             return false;
         };
 
-        state.unindex(&old);
+        state.index.remove(&old);
         true
     }
 
@@ -285,8 +257,8 @@ impl Deployer for MemoryDeployer {
         {
             c.image = image.to_owned();
         }
-        state.unindex(&old);
-        state.index(&updated);
+        state.index.remove(&old);
+        state.index.insert(&updated);
         state
             .workloads
             .insert(workload.clone(), (updated, RolloutHealth::Healthy));
@@ -310,12 +282,9 @@ impl Deployer for MemoryDeployer {
 impl WorkloadIndex for MemoryDeployer {
     async fn by_repository(&self, repository: &str) -> Result<Vec<Workload>, DeployError> {
         let state = lock(&self.state);
-        let Some(refs) = state.by_repository.get(repository) else {
-            return Ok(Vec::new());
-        };
-
-        let found = refs
-            .iter()
+        let found = state
+            .index
+            .get(repository)
             .filter_map(|r| state.workloads.get(r))
             .map(|(w, _)| w.clone())
             .collect();

@@ -17,7 +17,7 @@ pub struct InvalidName {
 }
 
 const LABEL_RULE: &str = "must be at most 63 lowercase letters, digits or '-', starting and ending with a letter or digit";
-const SUBDOMAIN_RULE: &str = "must be at most 253 characters of dot-separated DNS-1123 labels \
+const SUBDOMAIN_RULE: &str = "must be at most 253 characters of dot-separated parts \
      (lowercase letters, digits, '-', starting and ending with a letter or digit)";
 
 /// Checks a namespace is a DNS-1123 label.
@@ -59,27 +59,30 @@ pub fn validate_container(value: &str) -> Result<(), InvalidName> {
     Err(invalid("container name", value, LABEL_RULE))
 }
 
-/// Whether `value` is a DNS-1123 label.
+/// Whether `value` is a DNS-1123 label: at most 63 characters.
 #[must_use]
 pub fn is_label(value: &str) -> bool {
+    value.len() <= 63 && is_label_shaped(value)
+}
+
+/// Whether `value` is a DNS-1123 subdomain as the API server checks it: at most 253 characters
+/// of dot-separated label-shaped parts. (The API server does not limit each part to 63.)
+#[must_use]
+pub fn is_subdomain(value: &str) -> bool {
+    value.len() <= 253 && value.split('.').all(is_label_shaped)
+}
+
+/// Lowercase letters, digits and `-`, starting and ending with a letter or digit.
+fn is_label_shaped(value: &str) -> bool {
     let bytes = value.as_bytes();
     let edge_ok = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
 
     match (bytes.first(), bytes.last()) {
         (Some(&first), Some(&last)) => {
-            bytes.len() <= 63
-                && edge_ok(first)
-                && edge_ok(last)
-                && bytes.iter().all(|&b| edge_ok(b) || b == b'-')
+            edge_ok(first) && edge_ok(last) && bytes.iter().all(|&b| edge_ok(b) || b == b'-')
         }
         _ => false,
     }
-}
-
-/// Whether `value` is a DNS-1123 subdomain.
-#[must_use]
-pub fn is_subdomain(value: &str) -> bool {
-    value.len() <= 253 && value.split('.').all(is_label)
 }
 
 /// Turns arbitrary text into a DNS-1123 label fragment: lowercase, with every run of other
@@ -120,9 +123,10 @@ mod tests {
         }
         assert!(validate_name("my.app.v2").is_ok());
         assert!(
-            validate_name(&"a".repeat(253)).is_err(),
-            "labels are 63 at most"
+            validate_name(&"a".repeat(253)).is_ok(),
+            "names are 253 at most"
         );
+        assert!(validate_name(&"a".repeat(254)).is_err());
     }
 
     #[test]

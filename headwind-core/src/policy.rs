@@ -31,6 +31,7 @@ use serde::{Deserialize, Serialize};
 /// An update policy, as set by the `headwind.sh/policy` annotation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Policy {
     /// Same major and minor, newer patch.
