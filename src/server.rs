@@ -24,6 +24,9 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::info;
 
+use headwind_kube::KubeBackends;
+use headwind_kube::events::KubeEvents;
+
 use crate::workloads::{self, ManifestError};
 
 /// Which backends the server runs on.
@@ -36,7 +39,7 @@ pub enum Backend {
 }
 
 /// How to run the server.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Config {
     /// Address of the webhook listener.
     pub webhook_addr: SocketAddr,
@@ -54,8 +57,27 @@ pub struct Config {
     pub limits: Limits,
     /// Webhook secrets and registry host.
     pub webhooks: WebhookConfig,
+    /// The client of the kube backend; `None` uses the kubeconfig or in-cluster configuration.
+    pub kube_client: Option<kube::Client>,
+    /// Whether the kube backend runs the reconcile loop (finishing and expiring requests).
+    pub controller: bool,
     /// Settings of update detection.
     pub detect: DetectConfig,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("webhook_addr", &self.webhook_addr)
+            .field("api_addr", &self.api_addr)
+            .field("metrics_addr", &self.metrics_addr)
+            .field("backend", &self.backend)
+            .field("demo", &self.demo)
+            .field("workloads", &self.workloads)
+            .field("webhooks", &self.webhooks)
+            .field("controller", &self.controller)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for Config {
@@ -69,6 +91,8 @@ impl Default for Config {
             workloads: None,
             limits: Limits::default(),
             webhooks: WebhookConfig::new(),
+            kube_client: None,
+            controller: true,
             detect: DetectConfig::default(),
         }
     }
@@ -109,13 +133,12 @@ pub enum StartError {
         source: ManifestError,
     },
 
-    /// The backend is not available in this build.
-    #[error("backend {backend} is not available: {reason}")]
-    Unsupported {
-        /// The backend asked for.
-        backend: &'static str,
-        /// Why.
-        reason: &'static str,
+    /// No Kubernetes client could be configured (no kubeconfig, not in a cluster).
+    #[error("cannot reach Kubernetes: no usable kubeconfig or in-cluster configuration")]
+    Kube {
+        /// kube's error.
+        #[source]
+        source: kube::Error,
     },
 }
 
@@ -132,6 +155,10 @@ pub struct Running {
     pub memory: Option<MemoryBackends>,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<std::io::Result<()>>,
+    /// The Kubernetes backends, kept alive for their watchers.
+    kube: Option<KubeBackends>,
+    /// The controller, when running.
+    background: Vec<tokio::task::JoinHandle<()>>,
 }
 
 /// The in-memory backends of a server, for inspection by tests and embedders.
@@ -153,6 +180,10 @@ impl Running {
     /// The first I/O error a listener ended with.
     pub async fn shutdown(mut self) -> std::io::Result<()> {
         let _ = self.shutdown.send(true);
+        for task in &self.background {
+            task.abort();
+        }
+        drop(self.kube.take());
 
         let mut result = Ok(());
         while let Some(joined) = self.tasks.join_next().await {
@@ -174,6 +205,8 @@ impl Running {
 /// [`StartError`] when a listener cannot bind, the workloads file is unreadable or refused, or
 /// the backend is not available.
 pub async fn start(config: Config) -> Result<Running, StartError> {
+    let mut background = Vec::new();
+    let mut kube_backends = None;
     let (state, memory) = match config.backend {
         Backend::Memory => {
             let memory = memory_backends(&config).await?;
@@ -187,10 +220,31 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             (state, Some(memory))
         }
         Backend::Kube => {
-            return Err(StartError::Unsupported {
-                backend: "kube",
-                reason: "the Kubernetes backends are not built yet; use --backend memory",
-            });
+            let client = match config.kube_client.clone() {
+                Some(client) => client,
+                None => kube::Client::try_default()
+                    .await
+                    .map_err(|source| StartError::Kube { source })?,
+            };
+            let backends = KubeBackends::start(client.clone());
+            let pod = std::env::var("POD_NAME").ok();
+            let events = Arc::new(KubeEvents::new(client.clone(), "headwind", pod));
+            let state = ApiState::new(
+                backends.updates.clone(),
+                backends.deployer.clone(),
+                backends.history.clone(),
+            )
+            .with_events(events)
+            .with_detection(backends.deployer.clone(), config.detect.clone())
+            .with_webhooks(config.webhooks.clone());
+            if config.controller {
+                let approvals = state.approvals().clone();
+                background.push(tokio::spawn(headwind_kube::controller::run(
+                    client, approvals,
+                )));
+            }
+            kube_backends = Some(backends);
+            (state, None)
         }
     };
 
@@ -237,6 +291,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         memory,
         shutdown,
         tasks,
+        kube: kube_backends,
+        background,
     })
 }
 

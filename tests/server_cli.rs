@@ -71,14 +71,24 @@ fn unparsable_workloads_file_is_refused_with_the_document_number() {
 }
 
 #[test]
-fn kube_backend_is_refused_until_it_exists() {
+fn kube_backend_without_a_cluster_is_a_clear_error() {
     let mut args = EPHEMERAL.to_vec();
     args.extend(["--backend", "kube"]);
+    let nowhere = std::env::temp_dir().join("headwind-no-kubeconfig");
 
-    let out = run(&args);
+    let out = Command::new(server_binary())
+        .args(&args)
+        .env("KUBECONFIG", &nowhere)
+        .env("HOME", &nowhere)
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .env_remove("KUBERNETES_SERVICE_PORT")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
 
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("backend kube is not available"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cannot reach Kubernetes"), "{stderr}");
 }
 
 #[test]

@@ -26,6 +26,9 @@ pub const EVENT_SOURCE: &str = "headwind.sh/event-source";
 pub const ALLOW_PRERELEASE: &str = "headwind.sh/allow-prerelease";
 /// `headwind.sh/update-history`, written by headwind.
 pub const UPDATE_HISTORY: &str = "headwind.sh/update-history";
+/// `headwind.sh/blocked-images`, written by headwind: images not to propose again, per
+/// container (JSON).
+pub const BLOCKED_IMAGES: &str = "headwind.sh/blocked-images";
 /// `headwind.sh/last-update`, written by headwind.
 pub const LAST_UPDATE: &str = "headwind.sh/last-update";
 

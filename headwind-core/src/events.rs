@@ -99,6 +99,18 @@ pub trait Observer: Send + Sync + fmt::Debug {
     fn observe(&self, event: &Event<'_>);
 }
 
+/// An [`Observer`] that hands each event to several others, in order.
+#[derive(Clone, Debug, Default)]
+pub struct Fanout(pub Vec<std::sync::Arc<dyn Observer>>);
+
+impl Observer for Fanout {
+    fn observe(&self, event: &Event<'_>) {
+        for observer in &self.0 {
+            observer.observe(event);
+        }
+    }
+}
+
 /// An [`Observer`] that ignores everything.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NoopObserver;

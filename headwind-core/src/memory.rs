@@ -12,15 +12,14 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 use chrono::Utc;
 
-use crate::image::ImageRef;
 use crate::index::RepositoryIndex;
 use crate::store::{
     Appended, DeployError, Deployer, HistoryError, HistoryStore, StoreError, UpdateStore,
-    WorkloadIndex,
+    WorkloadIndex, add_block, append_entry, remove_block,
 };
 use crate::types::{
-    Block, EntryKind, HistoryEntry, ObjectKey, RolloutHealth, UpdateRequest, UpdateRequestStatus,
-    Workload, WorkloadRef,
+    Block, HistoryEntry, ObjectKey, RolloutHealth, UpdateRequest, UpdateRequestStatus, Workload,
+    WorkloadRef,
 };
 
 /// How many history entries are kept per container.
@@ -295,7 +294,7 @@ impl WorkloadIndex for MemoryDeployer {
 
 #[derive(Debug, Default)]
 struct WorkloadHistory {
-    /// Oldest first.
+    /// Newest first.
     entries: Vec<HistoryEntry>,
     blocks: Vec<Block>,
 }
@@ -314,20 +313,6 @@ impl MemoryHistoryStore {
     }
 }
 
-fn is_duplicate(entries: &[HistoryEntry], entry: &HistoryEntry) -> bool {
-    let same_container = |e: &&HistoryEntry| e.container == entry.container;
-
-    match (entry.kind, &entry.update_request_name) {
-        (EntryKind::Baseline, _) => entries.iter().any(|e| same_container(&e)),
-        (_, Some(name)) => entries.iter().filter(same_container).any(|e| {
-            e.kind == entry.kind
-                && e.update_request_name.as_ref() == Some(name)
-                && ImageRef::same(&e.image, &entry.image)
-        }),
-        (_, None) => false,
-    }
-}
-
 #[async_trait]
 impl HistoryStore for MemoryHistoryStore {
     async fn append(
@@ -337,36 +322,19 @@ impl HistoryStore for MemoryHistoryStore {
     ) -> Result<Appended, HistoryError> {
         let mut workloads = lock(&self.workloads);
         let history = workloads.entry(workload.clone()).or_default();
-        if is_duplicate(&history.entries, &entry) {
-            return Ok(Appended::AlreadyPresent);
-        }
 
-        let container = entry.container.clone();
-        history.entries.push(entry);
-
-        let count = history
-            .entries
-            .iter()
-            .filter(|e| e.container == container)
-            .count();
-        if count > HISTORY_PER_CONTAINER {
-            let oldest = history
-                .entries
-                .iter()
-                .position(|e| e.container == container);
-            if let Some(i) = oldest {
-                history.entries.remove(i);
-            }
-        }
-
-        Ok(Appended::Stored)
+        Ok(append_entry(
+            &mut history.entries,
+            entry,
+            HISTORY_PER_CONTAINER,
+        ))
     }
 
     async fn history(&self, workload: &WorkloadRef) -> Result<Vec<HistoryEntry>, HistoryError> {
         let workloads = lock(&self.workloads);
         let entries = workloads
             .get(workload)
-            .map(|h| h.entries.iter().rev().cloned().collect())
+            .map(|h| h.entries.clone())
             .unwrap_or_default();
 
         Ok(entries)
@@ -375,12 +343,7 @@ impl HistoryStore for MemoryHistoryStore {
     async fn block(&self, workload: &WorkloadRef, block: Block) -> Result<(), HistoryError> {
         let mut workloads = lock(&self.workloads);
         let blocks = &mut workloads.entry(workload.clone()).or_default().blocks;
-        let exists = blocks
-            .iter()
-            .any(|b| b.container == block.container && ImageRef::same(&b.image, &block.image));
-        if !exists {
-            blocks.push(block);
-        }
+        add_block(blocks, block);
 
         Ok(())
     }
@@ -396,12 +359,7 @@ impl HistoryStore for MemoryHistoryStore {
             return Ok(false);
         };
 
-        let before = history.blocks.len();
-        history
-            .blocks
-            .retain(|b| !(b.container == container && ImageRef::same(&b.image, image)));
-
-        Ok(history.blocks.len() != before)
+        Ok(remove_block(&mut history.blocks, container, image))
     }
 
     async fn blocks(&self, workload: &WorkloadRef) -> Result<Vec<Block>, HistoryError> {
@@ -419,6 +377,7 @@ mod tests {
     use super::*;
     use crate::policy::Policy;
     use crate::types::Container;
+    use crate::types::EntryKind;
 
     fn web() -> WorkloadRef {
         WorkloadRef::deployment("default", "web").unwrap()

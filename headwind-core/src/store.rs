@@ -14,8 +14,8 @@ use std::fmt;
 use async_trait::async_trait;
 
 use crate::types::{
-    Block, BlockCause, HistoryEntry, ObjectKey, RolloutHealth, UpdateRequest, UpdateRequestStatus,
-    Workload, WorkloadRef,
+    Block, BlockCause, EntryKind, HistoryEntry, ObjectKey, RolloutHealth, UpdateRequest,
+    UpdateRequestStatus, Workload, WorkloadRef,
 };
 
 /// A boxed error from an adapter.
@@ -300,6 +300,60 @@ impl fmt::Debug for dyn HistoryStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("HistoryStore")
     }
+}
+
+/// Applies [`HistoryStore::append`]'s conditions to a newest-first list and inserts `entry` at
+/// the front when they hold, keeping at most `per_container` entries of its container. Shared
+/// by the backends so that every one applies the same rules.
+pub fn append_entry(
+    entries: &mut Vec<HistoryEntry>,
+    entry: HistoryEntry,
+    per_container: usize,
+) -> Appended {
+    let same_container = |e: &&HistoryEntry| e.container == entry.container;
+    let duplicate = match (entry.kind, &entry.update_request_name) {
+        (EntryKind::Baseline, _) => entries.iter().any(|e| same_container(&e)),
+        (_, Some(name)) => entries.iter().filter(same_container).any(|e| {
+            e.kind == entry.kind
+                && e.update_request_name.as_ref() == Some(name)
+                && crate::image::ImageRef::same(&e.image, &entry.image)
+        }),
+        (_, None) => false,
+    };
+    if duplicate {
+        return Appended::AlreadyPresent;
+    }
+
+    let container = entry.container.clone();
+    entries.insert(0, entry);
+    let mut kept = 0;
+    entries.retain(|e| {
+        if e.container != container {
+            return true;
+        }
+        kept += 1;
+        kept <= per_container
+    });
+
+    Appended::Stored
+}
+
+/// Adds `block` unless the same container and image are blocked already.
+pub fn add_block(blocks: &mut Vec<Block>, block: Block) {
+    let exists = blocks.iter().any(|b| {
+        b.container == block.container && crate::image::ImageRef::same(&b.image, &block.image)
+    });
+    if !exists {
+        blocks.push(block);
+    }
+}
+
+/// Removes the block of `image` for `container`; answers whether there was one.
+pub fn remove_block(blocks: &mut Vec<Block>, container: &str, image: &str) -> bool {
+    let before = blocks.len();
+    blocks.retain(|b| !(b.container == container && crate::image::ImageRef::same(&b.image, image)));
+
+    blocks.len() != before
 }
 
 /// Whether `blocks` holds a block of `image` for `container`, comparing images after

@@ -46,6 +46,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{BoxError, Json, Router};
 use headwind_core::detect::{DetectConfig, Detector};
+use headwind_core::events::{Fanout, Observer};
 use headwind_core::store::{Deployer, HistoryStore, UpdateStore, WorkloadIndex};
 use headwind_core::types::{Workload, WorkloadRef};
 use headwind_core::{ApprovalService, RollbackService};
@@ -71,6 +72,8 @@ pub struct ApiState {
     approvals: ApprovalService,
     rollbacks: RollbackService,
     metrics: Arc<Metrics>,
+    observer: Arc<dyn Observer>,
+    detection: Option<(Arc<dyn WorkloadIndex>, DetectConfig)>,
     detector: Option<Detector>,
     webhooks: Arc<WebhookConfig>,
 }
@@ -94,42 +97,63 @@ impl ApiState {
         history: Arc<dyn HistoryStore>,
         metrics: Arc<Metrics>,
     ) -> Self {
-        let approvals = ApprovalService::new(updates.clone(), deployer.clone(), history.clone())
-            .with_observer(metrics.clone());
-        let rollbacks =
-            RollbackService::new(deployer.clone(), history.clone()).with_observer(metrics.clone());
-
-        Self {
+        let approvals = ApprovalService::new(updates.clone(), deployer.clone(), history.clone());
+        let rollbacks = RollbackService::new(deployer.clone(), history.clone());
+        let state = Self {
             updates,
             deployer,
             history,
             approvals,
             rollbacks,
+            observer: metrics.clone(),
             metrics,
+            detection: None,
             detector: None,
             webhooks: Arc::new(WebhookConfig::new()),
-        }
+        };
+
+        state.rebuild()
+    }
+
+    /// Reports every event to `observer` too (Kubernetes Events, say), after the metrics.
+    #[must_use]
+    pub fn with_events(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = Arc::new(Fanout(vec![self.metrics.clone(), observer]));
+        self.rebuild()
     }
 
     /// Turns on update detection for the webhooks: workloads are found through `index`.
     #[must_use]
     pub fn with_detection(mut self, index: Arc<dyn WorkloadIndex>, config: DetectConfig) -> Self {
-        let detector = Detector::new(
-            index,
-            self.updates.clone(),
-            self.history.clone(),
-            self.approvals.clone(),
-        )
-        .with_config(config)
-        .with_observer(self.metrics.clone());
-        self.detector = Some(detector);
-        self
+        self.detection = Some((index, config));
+        self.rebuild()
     }
 
     /// Sets the webhook secrets and registry host.
     #[must_use]
     pub fn with_webhooks(mut self, webhooks: WebhookConfig) -> Self {
         self.webhooks = Arc::new(webhooks);
+        self
+    }
+
+    /// Builds the services from the backends, the observer and the detection settings.
+    fn rebuild(mut self) -> Self {
+        let (updates, deployer, history) = (&self.updates, &self.deployer, &self.history);
+        self.approvals = ApprovalService::new(updates.clone(), deployer.clone(), history.clone())
+            .with_observer(self.observer.clone());
+        self.rollbacks = RollbackService::new(deployer.clone(), history.clone())
+            .with_observer(self.observer.clone());
+        self.detector = self.detection.as_ref().map(|(index, config)| {
+            Detector::new(
+                index.clone(),
+                updates.clone(),
+                history.clone(),
+                self.approvals.clone(),
+            )
+            .with_config(config.clone())
+            .with_observer(self.observer.clone())
+        });
+
         self
     }
 
