@@ -78,7 +78,7 @@ fn resource_and_core_model_map_one_to_one() {
                  "currentImage": "nginx:1.25.0", "newImage": "nginx:1.26.0", "policy": "minor"},
         "status": {"phase": "Approved", "createdAt": "2025-11-06T01:00:00Z", "approvedBy": "ann"},
     });
-    let resource: UpdateRequest = serde_json::from_value(json.clone()).unwrap();
+    let resource: UpdateRequest = serde_json::from_value(json).unwrap();
 
     let core = crd::to_core(&resource);
     let back = serde_json::to_value(crd::from_core(&core)).unwrap();
@@ -93,7 +93,7 @@ fn resource_and_core_model_map_one_to_one() {
     assert_eq!(
         back["spec"],
         serde_json::to_value(&UpdateRequestSpec {
-            inner: core.spec.clone()
+            inner: core.spec
         })
         .unwrap()
     );
