@@ -239,9 +239,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             .with_webhooks(config.webhooks.clone());
             if config.controller {
                 let approvals = state.approvals().clone();
-                background.push(tokio::spawn(headwind_kube::controller::run(
-                    client, approvals,
-                )));
+                let ready = backends.updates.clone();
+                let controller = headwind_kube::controller::run(client, approvals, ready);
+                background.push(tokio::spawn(controller));
             }
             kube_backends = Some(backends);
             (state, None)

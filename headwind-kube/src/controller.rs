@@ -13,6 +13,7 @@ use chrono::Utc;
 use futures::StreamExt;
 use headwind_core::ApprovalService;
 use headwind_core::approval::transition;
+use headwind_core::store::UpdateStore;
 use headwind_core::types::{ObjectKey, Phase};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::watcher;
@@ -52,8 +53,12 @@ struct Context {
     approvals: ApprovalService,
 }
 
-/// Runs the loop until the watch stream ends (it does not, short of a shutdown).
-pub async fn run(client: Client, approvals: ApprovalService) {
+/// Runs the loop until the watch stream ends (it does not, short of a shutdown). Waits for the
+/// backends' caches first (`ready`), so that the first pass sees every request.
+pub async fn run(client: Client, approvals: ApprovalService, ready: Arc<dyn UpdateStore>) {
+    while !ready.is_ready() {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     match approvals.resume_all().await {
         Ok(summary) => info!(?summary, "resumed interrupted requests"),
         Err(error) => warn!(%error, "could not resume interrupted requests at start"),

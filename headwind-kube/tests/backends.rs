@@ -477,3 +477,85 @@ async fn history_of_a_missing_workload_is_not_found() {
         Err(HistoryError::WorkloadNotFound { .. })
     ));
 }
+
+#[tokio::test]
+async fn controller_finishes_approved_and_expires_overdue_requests() {
+    let (client, api) = client();
+    seed_empty(&api);
+    api.seed(
+        DEPLOYMENTS,
+        vec![deployment("web", "10", "nginx:1.25.0", json!({}))],
+    );
+    let mut overdue = update_request("late", "21", "Pending");
+    overdue["spec"]["expiresAt"] = json!("2025-11-07T00:00:00Z");
+    api.seed(
+        UPDATE_REQUESTS,
+        vec![update_request("u1", "20", "Approved"), overdue],
+    );
+    api.expect(
+        Method::PATCH,
+        WEB,
+        200,
+        deployment("web", "11", "nginx:1.26.0", json!({})),
+    );
+    for rv in ["11", "12"] {
+        api.expect(
+            Method::GET,
+            WEB,
+            200,
+            deployment("web", rv, "nginx:1.26.0", json!({})),
+        );
+        api.expect(
+            Method::PATCH,
+            WEB,
+            200,
+            deployment("web", rv, "nginx:1.26.0", json!({})),
+        );
+    }
+    api.expect(
+        Method::PUT,
+        &format!("{REQUESTS}/u1/status"),
+        200,
+        update_request("u1", "30", "Completed"),
+    );
+    api.expect(
+        Method::PUT,
+        &format!("{REQUESTS}/late/status"),
+        200,
+        update_request("late", "31", "Expired"),
+    );
+
+    let backends = KubeBackends::start(client.clone());
+    let approvals = headwind_core::ApprovalService::new(
+        backends.updates.clone(),
+        backends.deployer.clone(),
+        backends.history.clone(),
+    );
+    let controller = tokio::spawn(headwind_kube::controller::run(
+        client,
+        approvals,
+        backends.updates.clone(),
+    ));
+    eventually("both requests to be finished", || api.leftovers().0 == 0).await;
+    controller.abort();
+
+    let sent = api.requests();
+    let puts: Vec<_> = sent.iter().filter(|r| r.method == Method::PUT).collect();
+    let phase_of = |name: &str| {
+        puts.iter()
+            .find(|r| r.path.ends_with(&format!("/{name}/status")))
+            .map(|r| r.body["status"]["phase"].clone())
+    };
+    assert_eq!(phase_of("u1"), Some(json!("Completed")));
+    assert_eq!(phase_of("late"), Some(json!("Expired")));
+    let image_patches = sent
+        .iter()
+        .filter(|r| r.content_type == "application/json-patch+json")
+        .count();
+    assert_eq!(image_patches, 1, "the image is applied once");
+    assert_eq!(
+        api.leftovers().1,
+        Vec::<String>::new(),
+        "no unscripted request"
+    );
+}

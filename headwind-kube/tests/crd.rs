@@ -92,10 +92,7 @@ fn resource_and_core_model_map_one_to_one() {
     assert_eq!(core.status.approved_by.as_deref(), Some("ann"));
     assert_eq!(
         back["spec"],
-        serde_json::to_value(&UpdateRequestSpec {
-            inner: core.spec
-        })
-        .unwrap()
+        serde_json::to_value(&UpdateRequestSpec { inner: core.spec }).unwrap()
     );
     assert_eq!(back["status"]["phase"], "Approved");
     assert_eq!(back["metadata"]["resourceVersion"], "9");

@@ -1,8 +1,8 @@
 //! A scripted Kubernetes API server behind a real `kube::Client`, built on tower-test.
 //!
 //! Lists answer with the objects a test seeds; watches answer with a stream the test feeds
-//! event by event; every other request is answered from a queue of scripted responses, in
-//! order, and a request with no scripted response fails the test. Every request is recorded
+//! event by event; every other request is answered by the first scripted response for its
+//! method and path, and a request with none is answered 501 and reported by `leftovers`. Every request is recorded
 //! (method, path with query, content type, body) so a test can assert exactly what was sent.
 
 #![allow(dead_code, unreachable_pub, missing_docs)]
@@ -47,6 +47,7 @@ struct State {
     watches: HashMap<String, mpsc::UnboundedSender<Bytes>>,
     script: VecDeque<(Method, String, u16, Value)>,
     recorded: Vec<Recorded>,
+    events: Vec<Value>,
     unexpected: Vec<String>,
 }
 
@@ -109,6 +110,11 @@ impl FakeApi {
         self.state.lock().unwrap().recorded.clone()
     }
 
+    /// The Kubernetes Events published so far.
+    pub fn events(&self) -> Vec<Value> {
+        self.state.lock().unwrap().events.clone()
+    }
+
     pub fn clear_requests(&self) {
         self.state.lock().unwrap().recorded.clear();
     }
@@ -159,6 +165,12 @@ impl FakeApi {
             return full(200, &list);
         }
 
+        // Kubernetes Events are published in the background; they are accepted and kept apart.
+        if path.starts_with("/apis/events.k8s.io/") {
+            state.events.push(body.clone());
+            return full(201, &body);
+        }
+
         state.recorded.push(Recorded {
             method: method.clone(),
             path: path.clone(),
@@ -166,13 +178,13 @@ impl FakeApi {
             content_type,
             body,
         });
-        let next = state.script.front().cloned();
-        match next {
-            Some((m, p, code, answer)) if m == method && p == path => {
-                state.script.pop_front();
-                full(code, &answer)
-            }
-            _ => {
+        let next = state
+            .script
+            .iter()
+            .position(|(m, p, _, _)| *m == method && *p == path);
+        match next.and_then(|i| state.script.remove(i)) {
+            Some((_, _, code, answer)) => full(code, &answer),
+            None => {
                 state.unexpected.push(format!("{method} {path}"));
                 full(
                     StatusCode::NOT_IMPLEMENTED.as_u16(),
