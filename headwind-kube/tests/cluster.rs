@@ -13,17 +13,20 @@ use headwind_core::types::{UpdateRequest, WorkloadRef};
 use headwind_kube::KubeBackends;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, DeleteParams, PostParams};
 use kube::Client;
+use kube::api::{Api, DeleteParams, PostParams};
 
 const NAMESPACE: &str = "headwind-e2e";
 
 #[tokio::test]
 #[ignore = "needs a Kubernetes cluster in the current kubeconfig context with deploy/crds applied"]
 async fn approval_applies_the_image_on_a_real_cluster() {
-    let client = Client::try_default().await.expect("a kubeconfig for a test cluster");
+    let client = Client::try_default()
+        .await
+        .expect("a kubeconfig for a test cluster");
     let namespaces: Api<Namespace> = Api::all(client.clone());
-    let namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": NAMESPACE}})).unwrap();
+    let namespace =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": NAMESPACE}})).unwrap();
     let _ = namespaces.create(&PostParams::default(), &namespace).await;
 
     // Zero replicas: the image is never pulled, so the test needs no registry access.
@@ -35,7 +38,10 @@ async fn approval_applies_the_image_on_a_real_cluster() {
             "spec": {"containers": [{"name": "app", "image": "nginx:1.25.0"}]}}},
     }))
     .unwrap();
-    deployments.create(&PostParams::default(), &web).await.expect("deployment created");
+    deployments
+        .create(&PostParams::default(), &web)
+        .await
+        .expect("deployment created");
 
     let backends = KubeBackends::start(client.clone());
     for _ in 0..100 {
@@ -45,15 +51,36 @@ async fn approval_applies_the_image_on_a_real_cluster() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let workload = WorkloadRef::deployment(NAMESPACE, "web").unwrap();
-    let request = UpdateRequest::pending("web-app-1-26-0", &workload, "app", ("nginx:1.25.0", "nginx:1.26.0"), Policy::Minor, Utc::now());
-    let key = backends.updates.create(request).await.expect("request created").key();
-    let approvals = ApprovalService::new(backends.updates.clone(), backends.deployer.clone(), backends.history.clone());
+    let request = UpdateRequest::pending(
+        "web-app-1-26-0",
+        &workload,
+        "app",
+        ("nginx:1.25.0", "nginx:1.26.0"),
+        Policy::Minor,
+        Utc::now(),
+    );
+    let key = backends
+        .updates
+        .create(request)
+        .await
+        .expect("request created")
+        .key();
+    let approvals = ApprovalService::new(
+        backends.updates.clone(),
+        backends.deployer.clone(),
+        backends.history.clone(),
+    );
 
-    let outcome = approvals.approve(&key, "e2e@example.com").await.expect("approved");
+    let outcome = approvals
+        .approve(&key, "e2e@example.com")
+        .await
+        .expect("approved");
 
     assert!(matches!(outcome, ApproveOutcome::Applied(_)));
     let live = deployments.get("web").await.unwrap();
-    let image = live.spec.unwrap().template.spec.unwrap().containers[0].image.clone();
+    let image = live.spec.unwrap().template.spec.unwrap().containers[0]
+        .image
+        .clone();
     assert_eq!(image.as_deref(), Some("nginx:1.26.0"));
     assert_eq!(backends.history.history(&workload).await.unwrap().len(), 2);
 
