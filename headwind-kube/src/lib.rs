@@ -18,7 +18,7 @@ pub mod deployer;
 pub mod events;
 pub mod history;
 pub mod store;
-pub mod workload;
+mod workload;
 
 mod cache;
 

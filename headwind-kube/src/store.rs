@@ -84,13 +84,17 @@ impl UpdateStore for KubeUpdateStore {
         let found = match namespace {
             None => self.cache.all(),
             Some(ns) => {
+                // Keys order by namespace then name, and `ns` followed by NUL is the first
+                // namespace after `ns`: the range holds exactly the requests of `ns`.
                 let from = ObjectKey {
                     namespace: ns.clone(),
                     name: String::new(),
                 };
-                let mut in_range = self.cache.range(from..);
-                in_range.retain(|r| r.metadata.namespace == ns);
-                in_range
+                let to = ObjectKey {
+                    namespace: format!("{ns}\0"),
+                    name: String::new(),
+                };
+                self.cache.range(from..to)
             }
         };
 

@@ -17,7 +17,7 @@ use crate::cache::Entry;
 
 /// The API resource of a workload kind.
 #[must_use]
-pub fn api_resource(kind: WorkloadKind) -> ApiResource {
+pub(crate) fn api_resource(kind: WorkloadKind) -> ApiResource {
     let plural = match kind {
         WorkloadKind::Deployment => "deployments",
         WorkloadKind::StatefulSet => "statefulsets",

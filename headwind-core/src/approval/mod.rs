@@ -286,31 +286,16 @@ impl ApprovalService {
         reason: Option<&str>,
     ) -> Result<UpdateRequest, Error> {
         let span = info_span!("reject", namespace = %key.namespace, name = %key.name, approver);
+        let decide = |current: &UpdateRequest| {
+            transition::reject(&current.status, approver, reason, Utc::now())
+        };
 
-        async {
-            for _ in 0..MAX_ATTEMPTS {
-                let current = self.get(key).await?;
-                let now = Utc::now();
-                let status = transition::reject(&current.status, approver, reason, now).map_err(
-                    |source| Error::Transition {
-                        key: key.clone(),
-                        source,
-                    },
-                )?;
+        let stored = self.transition(key, decide).instrument(span).await?;
+        info!(namespace = %key.namespace, name = %key.name, approver, "update request rejected");
+        self.observer.observe(&Event::Rejected { key, approver });
+        self.block_rejected(&stored).await;
 
-                let Some(stored) = self.swap(&current, status).await? else {
-                    continue;
-                };
-                info!("update request rejected");
-                self.observer.observe(&Event::Rejected { key, approver });
-                self.block_rejected(&stored).await;
-                return Ok(stored);
-            }
-
-            Err(Error::Conflict { key: key.clone() })
-        }
-        .instrument(span)
-        .await
+        Ok(stored)
     }
 
     /// Expires the request if it is Pending and its deadline has passed at `now`.
@@ -323,25 +308,14 @@ impl ApprovalService {
         key: &ObjectKey,
         now: DateTime<Utc>,
     ) -> Result<UpdateRequest, Error> {
-        for _ in 0..MAX_ATTEMPTS {
-            let current = self.get(key).await?;
-            let status =
-                transition::expire(&current.spec, &current.status, now).map_err(|source| {
-                    Error::Transition {
-                        key: key.clone(),
-                        source,
-                    }
-                })?;
+        let decide =
+            |current: &UpdateRequest| transition::expire(&current.spec, &current.status, now);
 
-            let Some(stored) = self.swap(&current, status).await? else {
-                continue;
-            };
-            info!(namespace = %key.namespace, name = %key.name, "update request expired");
-            self.observer.observe(&Event::Expired { key });
-            return Ok(stored);
-        }
+        let stored = self.transition(key, decide).await?;
+        info!(namespace = %key.namespace, name = %key.name, "update request expired");
+        self.observer.observe(&Event::Expired { key });
 
-        Err(Error::Conflict { key: key.clone() })
+        Ok(stored)
     }
 
     /// Ends a Pending request that a newer update for the same container replaces (see
@@ -355,24 +329,14 @@ impl ApprovalService {
         key: &ObjectKey,
         successor: &str,
     ) -> Result<UpdateRequest, Error> {
-        for _ in 0..MAX_ATTEMPTS {
-            let current = self.get(key).await?;
-            let status = transition::supersede(&current.status, successor, Utc::now()).map_err(
-                |source| Error::Transition {
-                    key: key.clone(),
-                    source,
-                },
-            )?;
+        let decide =
+            |current: &UpdateRequest| transition::supersede(&current.status, successor, Utc::now());
 
-            let Some(stored) = self.swap(&current, status).await? else {
-                continue;
-            };
-            info!(namespace = %key.namespace, name = %key.name, successor, "update request superseded");
-            self.observer.observe(&Event::Expired { key });
-            return Ok(stored);
-        }
+        let stored = self.transition(key, decide).await?;
+        info!(namespace = %key.namespace, name = %key.name, successor, "update request superseded");
+        self.observer.observe(&Event::Expired { key });
 
-        Err(Error::Conflict { key: key.clone() })
+        Ok(stored)
     }
 
     /// Finishes a request left Approved (by a crash, or a history failure) and returns it as
@@ -473,6 +437,28 @@ impl ApprovalService {
         let blocks = self.history.blocks(workload).await?;
 
         Ok(find_block(&blocks, container, image))
+    }
+
+    /// Reads the request, lets `decide` compute the next status, and writes it by
+    /// compare-and-swap; after a lost race, reads and decides again. A request that left the
+    /// phase `decide` needs makes it answer a transition error, which ends the loop.
+    async fn transition<F>(&self, key: &ObjectKey, decide: F) -> Result<UpdateRequest, Error>
+    where
+        F: Fn(&UpdateRequest) -> Result<UpdateRequestStatus, TransitionError>,
+    {
+        for _ in 0..MAX_ATTEMPTS {
+            let current = self.get(key).await?;
+            let status = decide(&current).map_err(|source| Error::Transition {
+                key: key.clone(),
+                source,
+            })?;
+
+            if let Some(stored) = self.swap(&current, status).await? {
+                return Ok(stored);
+            }
+        }
+
+        Err(Error::Conflict { key: key.clone() })
     }
 
     async fn get(&self, key: &ObjectKey) -> Result<UpdateRequest, Error> {

@@ -144,6 +144,17 @@ pub(crate) fn workload_ref(
     Ok(WorkloadRef::new(kind, namespace, name)?)
 }
 
+/// The workload a path and its `?kind=` name.
+pub(crate) fn target(
+    namespace: &str,
+    name: &str,
+    kind: Result<Query<KindQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<WorkloadRef, ApiError> {
+    let kind = parse_query(kind)?;
+
+    workload_ref(namespace, name, kind.kind.as_deref())
+}
+
 pub(crate) fn parse_query<T>(
     query: Result<Query<T>, axum::extract::rejection::QueryRejection>,
 ) -> Result<T, ApiError> {
@@ -169,8 +180,7 @@ pub async fn history(
     ValidPath(path): ValidPath<WorkloadPath>,
     kind: Result<Query<KindQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<HistoryResponse>, ApiError> {
-    let kind = parse_query(kind)?;
-    let target = workload_ref(&path.namespace, &path.deployment, kind.kind.as_deref())?;
+    let target = target(&path.namespace, &path.deployment, kind)?;
     state.require_workload(&target).await?;
 
     let mut history = state.history.history(&target).await?;
@@ -206,8 +216,7 @@ pub async fn rollback(
     kind: Result<Query<KindQuery>, axum::extract::rejection::QueryRejection>,
     OptionalJson(body): OptionalJson<RollbackBody>,
 ) -> Result<Json<RollbackResponse>, ApiError> {
-    let kind = parse_query(kind)?;
-    let target = workload_ref(&path.namespace, &path.deployment, kind.kind.as_deref())?;
+    let target = target(&path.namespace, &path.deployment, kind)?;
     let identity = identity.map(|Extension(id)| id);
     let Approver(by) = Approver::resolve(identity.as_ref(), body.approver.as_deref())?;
 
@@ -243,8 +252,7 @@ pub async fn blocks(
     ValidPath(path): ValidPath<WorkloadPath>,
     kind: Result<Query<KindQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<BlocksResponse>, ApiError> {
-    let kind = parse_query(kind)?;
-    let target = workload_ref(&path.namespace, &path.deployment, kind.kind.as_deref())?;
+    let target = target(&path.namespace, &path.deployment, kind)?;
     state.require_workload(&target).await?;
 
     let blocks = state.history.blocks(&target).await?;

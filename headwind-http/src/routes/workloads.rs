@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::ApiState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::ValidPath;
-use crate::routes::rollback::{KindQuery, WorkloadPath, parse_query, workload_ref};
+use crate::routes::rollback::{KindQuery, WorkloadPath, target};
 
 /// Answer of the workload endpoint.
 #[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
@@ -40,8 +40,7 @@ pub async fn workload(
     ValidPath(path): ValidPath<WorkloadPath>,
     kind: Result<Query<KindQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<WorkloadResponse>, ApiError> {
-    let kind = parse_query(kind)?;
-    let target = workload_ref(&path.namespace, &path.deployment, kind.kind.as_deref())?;
+    let target = target(&path.namespace, &path.deployment, kind)?;
     let found = state.require_workload(&target).await?;
 
     Ok(Json(WorkloadResponse {
