@@ -267,7 +267,8 @@ impl Detector {
                     };
                     self.observer.observe(&Event::Created { key: &key });
                 }
-                info!(workload = %workload.reference, container, request = ?finding.update_request, "update request created");
+                let request = finding.update_request.as_deref().unwrap_or_default();
+                info!(workload = %workload.reference, container, request, "update request created");
             }
             Outcome::Skipped | Outcome::Exists => {
                 let reference = &workload.reference;
