@@ -217,6 +217,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             )
             .with_detection(memory.deployer.clone(), config.detect.clone())
             .with_webhooks(config.webhooks.clone());
+            background.push(tokio::spawn(maintain(state.approvals().clone())));
             (state, Some(memory))
         }
         Backend::Kube => {
@@ -247,6 +248,14 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             (state, None)
         }
     };
+
+    let open = config.webhooks.unprotected();
+    if !open.is_empty() {
+        tracing::warn!(
+            endpoints = ?open,
+            "webhook endpoints take requests without a secret; set one per registry to refuse forged pushes"
+        );
+    }
 
     let webhook = bind("webhook", config.webhook_addr).await?;
     let api = bind("api", config.api_addr).await?;
@@ -294,6 +303,26 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         kube: kube_backends,
         background,
     })
+}
+
+/// How often the memory backend's requests are checked for deadlines and interrupted applies.
+const MAINTENANCE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// On the memory backend, what the Kubernetes controller does: expires Pending requests at
+/// their deadline and finishes requests left Approved.
+async fn maintain(approvals: headwind_core::ApprovalService) {
+    let mut tick = tokio::time::interval(MAINTENANCE_INTERVAL);
+    loop {
+        tick.tick().await;
+        match approvals.expire_overdue(Utc::now()).await {
+            Ok(0) => {}
+            Ok(expired) => info!(expired, "expired overdue update requests"),
+            Err(error) => tracing::warn!(%error, "could not expire overdue requests"),
+        }
+        if let Err(error) = approvals.resume_all().await {
+            tracing::warn!(%error, "could not resume approved requests");
+        }
+    }
 }
 
 async fn bind(listener: &'static str, addr: SocketAddr) -> Result<TcpListener, StartError> {

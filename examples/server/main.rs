@@ -157,6 +157,7 @@ async fn main() -> ExitCode {
         ..Config::default()
     };
 
+    let stop = shutdown_signal();
     let running = match server::start(config).await {
         Ok(running) => running,
         Err(error) => {
@@ -166,7 +167,7 @@ async fn main() -> ExitCode {
         }
     };
 
-    shutdown_signal().await;
+    stop.await;
     tracing::info!("shutting down; finishing requests in flight");
 
     match running.shutdown().await {
@@ -178,27 +179,37 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
+/// Registers for SIGTERM and Ctrl-C and answers a future that completes on either. The
+/// handlers are installed when this is called, not when the future is first polled, so a signal
+/// that arrives while the server starts is not missed.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let terminate = async {
+    let handlers = {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                term.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
+        (
+            signal(SignalKind::terminate()).ok(),
+            signal(SignalKind::interrupt()).ok(),
+        )
     };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
 
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
+    async move {
+        #[cfg(unix)]
+        {
+            let (mut term, mut int) = handlers;
+            let wait = |s: Option<tokio::signal::unix::Signal>| async move {
+                match s {
+                    Some(mut s) => drop(s.recv().await),
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = wait(term.take()) => {}
+                () = wait(int.take()) => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

@@ -398,10 +398,19 @@ impl Detector {
             return finding(Outcome::Skipped, "newer_pending", reason);
         }
 
-        match self.updates.create(request).await {
+        match self.updates.create(request.clone()).await {
             Ok(_) => {}
             Err(StoreError::AlreadyExists { .. }) => {
-                return finding(Outcome::Exists, "exists", format!("{name} exists already"));
+                let existing = self.updates.get(&request.key()).await;
+                if existing.is_ok_and(|e| same_proposal(&e, &request)) {
+                    return finding(Outcome::Exists, "exists", format!("{name} exists already"));
+                }
+                warn!(request = %name, "a different request holds this name; not proposing");
+                return finding(
+                    Outcome::Skipped,
+                    "name_collision",
+                    format!("{name} holds another proposal"),
+                );
             }
             Err(error) => {
                 return finding(
@@ -463,9 +472,14 @@ impl Detector {
             }
         }
 
-        match self.updates.create(request).await {
+        match self.updates.create(request.clone()).await {
             Ok(_) => {}
             Err(StoreError::AlreadyExists { .. }) => match self.updates.get(&key).await {
+                Ok(existing) if !same_proposal(&existing, &request) => {
+                    warn!(request = %name, "a different request holds this name; not applying");
+                    let reason = format!("{name} holds another proposal");
+                    return finding(Outcome::Skipped, "name_collision", reason);
+                }
                 // Created by an earlier attempt that stopped before approving.
                 Ok(existing) if existing.status.phase == Phase::Pending => {}
                 _ => return finding(Outcome::Exists, "exists", format!("{name} exists already")),
@@ -572,10 +586,11 @@ fn skip(
 }
 
 /// The deterministic name of the request to move `container` of `workload` to `tag`:
-/// `{workload}-{container}-{tag}`, lowercased with other characters as `-`, with `sts-` or `ds-`
-/// before StatefulSets and DaemonSets. A hash of the exact inputs is appended when the tag lost
-/// more than dots in the translation (so `1.0_a` and `1.0-a` differ) or the name would pass 253
-/// characters.
+/// `{workload}-{container}-{tag}-{hash}`, lowercased with other characters as `-`, with `sts-` or
+/// `ds-` before StatefulSets and DaemonSets, cut to fit 253 characters. The readable part alone
+/// is ambiguous (workload `web` with container `app-api`, and workload `web-app` with
+/// container `api`; tags `1.0.0` and `1-0-0`), so an 8-digit hash of the exact kind, workload,
+/// container and tag always follows it.
 #[must_use]
 pub fn request_name(workload: &WorkloadRef, container: &str, tag: &str) -> String {
     let prefix = match workload.kind {
@@ -583,27 +598,31 @@ pub fn request_name(workload: &WorkloadRef, container: &str, tag: &str) -> Strin
         WorkloadKind::StatefulSet => "sts-",
         WorkloadKind::DaemonSet => "ds-",
     };
-    let tag_part = name::sanitize(tag);
-    let lossless =
-        tag_part == tag.to_ascii_lowercase().replace('.', "-") && tag == tag.to_ascii_lowercase();
-    let mut out = format!("{prefix}{}-{}-{tag_part}", workload.name, container);
+    let hash = fnv1a(&format!(
+        "{}/{}/{container}/{tag}",
+        workload.kind, workload.name
+    ));
 
-    let max = 253 - 9;
-    if !lossless || out.len() > 253 || !name::is_subdomain(&out) {
-        out.truncate(max);
-        let out_trimmed = out.trim_end_matches(['-', '.']).to_owned();
-        out = out_trimmed;
-        let _ = write!(
-            out,
-            "-{:08x}",
-            fnv1a(&format!(
-                "{}/{}/{container}/{tag}",
-                workload.kind, workload.name
-            ))
-        );
-    }
+    let mut readable = format!(
+        "{prefix}{}-{}-{}",
+        workload.name,
+        container,
+        name::sanitize(tag)
+    );
+    readable.truncate(253 - 9);
+    let readable = readable.trim_end_matches(['-', '.']);
+    let mut out = String::with_capacity(readable.len() + 9);
+    let _ = write!(out, "{readable}-{hash:08x}");
 
     out
+}
+
+/// Whether an existing request with the name detection wanted is the same proposal (same
+/// workload, container and new image), rather than another proposal whose name collided.
+fn same_proposal(existing: &UpdateRequest, wanted: &UpdateRequest) -> bool {
+    existing.spec.target_ref.workload() == wanted.spec.target_ref.workload()
+        && existing.spec.container_name == wanted.spec.container_name
+        && ImageRef::same(&existing.spec.new_image, &wanted.spec.new_image)
 }
 
 /// FNV-1a, 32 bits: stable across Rust versions and platforms, unlike `DefaultHasher`.
@@ -622,12 +641,23 @@ mod tests {
         let web = WorkloadRef::deployment("default", "web").unwrap();
         let db = WorkloadRef::new(WorkloadKind::StatefulSet, "default", "web").unwrap();
 
-        assert_eq!(request_name(&web, "app", "1.26.0"), "web-app-1-26-0");
-        assert_eq!(
-            request_name(&web, "app", "1.26.0"),
-            request_name(&web, "app", "1.26.0")
+        let name = request_name(&web, "app", "1.26.0");
+        assert!(
+            name.starts_with("web-app-1-26-0-") && name.len() == 23,
+            "{name}"
         );
-        assert_eq!(request_name(&db, "app", "1.26.0"), "sts-web-app-1-26-0");
+        assert_eq!(name, request_name(&web, "app", "1.26.0"));
+        assert!(request_name(&db, "app", "1.26.0").starts_with("sts-web-app-1-26-0-"));
+        // Pins readable names that collide: web + app-api and web-app + api.
+        let web_app = WorkloadRef::deployment("default", "web-app").unwrap();
+        assert_ne!(
+            request_name(&web, "app-api", "1"),
+            request_name(&web_app, "api", "1")
+        );
+        assert_ne!(
+            request_name(&web, "app", "1.0.0"),
+            request_name(&web, "app", "1-0-0")
+        );
         assert_ne!(
             request_name(&web, "app", "1.0_a"),
             request_name(&web, "app", "1.0-a")

@@ -136,7 +136,19 @@ pub enum DeployError {
         live: String,
     },
 
-    /// The backend failed; the source says how. Callers may retry.
+    /// The backend refused the change for good (an admission webhook, a quota, missing
+    /// permissions): nothing was written and a retry would be refused too.
+    #[error("the change to {workload} was refused")]
+    Refused {
+        /// The workload.
+        workload: WorkloadRef,
+        /// The adapter's error.
+        #[source]
+        source: BoxError,
+    },
+
+    /// The backend failed (unreachable, timed out, a server error): whether a write happened is
+    /// unknown. Callers re-read and may retry.
     #[error("deploying to {workload} failed")]
     Backend {
         /// The workload involved.
@@ -160,8 +172,9 @@ pub enum DeployError {
 ///   no effects.
 /// - **Cancellation.** A dropped `set_image` either wrote or did not; callers re-read the
 ///   workload to find out.
-/// - **Errors.** `WorkloadNotFound`, `ContainerNotFound` and `PreconditionFailed` are final for
-///   that call; `Backend` is worth retrying.
+/// - **Errors.** `WorkloadNotFound`, `ContainerNotFound`, `PreconditionFailed` and `Refused`
+///   are final for that call; after `Backend` the outcome of a write is unknown and the caller
+///   re-reads before deciding.
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait Deployer: Send + Sync {
@@ -338,13 +351,27 @@ pub fn append_entry(
     Appended::Stored
 }
 
-/// Adds `block` unless the same container and image are blocked already.
+/// How many blocks are kept per container; past that the oldest block of the container goes,
+/// which keeps a history annotation bounded however many tags are rejected.
+pub const BLOCKS_PER_CONTAINER: usize = 50;
+
+/// Adds `block` unless the same container and image are blocked already, keeping at most
+/// [`BLOCKS_PER_CONTAINER`] blocks per container.
 pub fn add_block(blocks: &mut Vec<Block>, block: Block) {
     let exists = blocks.iter().any(|b| {
         b.container == block.container && crate::image::ImageRef::same(&b.image, &block.image)
     });
-    if !exists {
-        blocks.push(block);
+    if exists {
+        return;
+    }
+
+    let container = block.container.clone();
+    blocks.push(block);
+    let count = blocks.iter().filter(|b| b.container == container).count();
+    if count > BLOCKS_PER_CONTAINER
+        && let Some(oldest) = blocks.iter().position(|b| b.container == container)
+    {
+        blocks.remove(oldest);
     }
 }
 

@@ -486,6 +486,12 @@ pub enum RolloutHealth {
     },
 }
 
+impl EntryKind {
+    fn update() -> Self {
+        Self::Update
+    }
+}
+
 /// Why a history entry was written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -511,10 +517,14 @@ pub struct HistoryEntry {
     /// When the image was applied (or, for a baseline, recorded).
     pub timestamp: DateTime<Utc>,
     /// The update request that applied the image; `null` for baselines and rollbacks.
+    #[serde(default)]
     pub update_request_name: Option<String>,
     /// Who approved the change (`webhook` for automatic updates).
+    #[serde(default)]
     pub approved_by: String,
-    /// Why the entry exists.
+    /// Why the entry exists; `update` for entries written by other Headwind versions, which
+    /// have no such field.
+    #[serde(default = "EntryKind::update")]
     pub kind: EntryKind,
 }
 

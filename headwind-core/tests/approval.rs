@@ -414,3 +414,59 @@ async fn deleted_workload_fails_the_request_with_the_cause() {
     assert!(cause.contains("not found"), "{cause}");
     assert!(fx.deployer.workload(&workload()).await.is_err());
 }
+
+#[tokio::test]
+async fn requests_targeting_another_namespace_are_refused() {
+    // Pins a confused deputy: whoever may create requests in one namespace must not reach
+    // workloads of another through headwind's permissions.
+    let fx = Fixture::new();
+    let mut foreign = Fixture::request("sneaky", "nginx:1.25.0", "nginx:1.26.0");
+    foreign.metadata.namespace = "team-a".into();
+    let key = fx.create(foreign).await;
+
+    let result = fx.approvals.approve(&key, "ann").await;
+
+    assert!(
+        matches!(result, Err(Error::ForeignTarget { .. })),
+        "{result:?}"
+    );
+    assert_eq!(
+        fx.updates.get(&key).await.unwrap().status.phase,
+        Phase::Pending
+    );
+    assert_eq!(fx.deployer.image_writes(), 0);
+}
+
+#[test]
+fn history_written_by_other_headwind_versions_still_parses() {
+    let legacy = r#"[{"container": "nginx", "image": "nginx:1.25.0", "timestamp": "2025-11-05T14:20:00Z",
+                      "updateRequestName": "nginx-update-1-25-0", "approvedBy": "webhook"}]"#;
+
+    let entries: Vec<headwind_core::types::HistoryEntry> = serde_json::from_str(legacy).unwrap();
+
+    assert_eq!(entries[0].kind, EntryKind::Update);
+    assert_eq!(
+        entries[0].update_request_name.as_deref(),
+        Some("nginx-update-1-25-0")
+    );
+}
+
+#[tokio::test]
+async fn blocks_per_container_are_bounded() {
+    let fx = Fixture::new();
+    for i in 0..60 {
+        let block = headwind_core::types::Block {
+            container: CONTAINER.into(),
+            image: format!("nginx:9.{i}.0"),
+            cause: BlockCause::Rejected,
+            by: "ann".into(),
+            since: Utc::now(),
+        };
+        fx.history.block(&workload(), block).await.unwrap();
+    }
+
+    let blocks = fx.history.blocks(&workload()).await.unwrap();
+
+    assert_eq!(blocks.len(), headwind_core::store::BLOCKS_PER_CONTAINER);
+    assert_eq!(blocks[0].image, "nginx:9.10.0", "the oldest go first");
+}

@@ -5,7 +5,7 @@ mod support;
 
 use std::sync::Arc;
 
-use headwind_core::detect::{Detector, Finding, Origin, Outcome, PushEvent};
+use headwind_core::detect::{Detector, Finding, Origin, Outcome, PushEvent, request_name};
 use headwind_core::store::UpdateStore;
 use headwind_core::types::{Container, Phase, Workload, WorkloadRef};
 use support::{CONTAINER, Fixture, workload};
@@ -72,7 +72,16 @@ async fn push_creates_one_pending_request_and_repeats_create_nothing() {
     let all = fx.updates.list(None).await.unwrap();
     assert_eq!(all.len(), 1);
     let request = &all[0];
-    assert_eq!(request.metadata.name, "nginx-example-nginx-1-26-0");
+    assert_eq!(
+        request.metadata.name,
+        request_name(&workload(), CONTAINER, "1.26.0")
+    );
+    assert!(
+        request
+            .metadata
+            .name
+            .starts_with("nginx-example-nginx-1-26-0-")
+    );
     assert_eq!(request.spec.current_image, "nginx:1.25.0");
     assert_eq!(request.spec.new_image, "nginx:1.26.0");
     assert_eq!(request.status.phase, Phase::Pending);
@@ -164,7 +173,10 @@ async fn newer_version_supersedes_the_pending_one() {
     );
     let message = all[0].status.message.as_deref().unwrap();
     assert!(
-        message.contains("superseded by nginx-example-nginx-1-27-0"),
+        message.contains(&format!(
+            "superseded by {}",
+            request_name(&workload(), CONTAINER, "1.27.0")
+        )),
         "{message}"
     );
 }
@@ -301,4 +313,51 @@ async fn private_registry_hosts_match_exactly() {
         .unwrap()
         .remove(0);
     assert_eq!(request.spec.new_image, "localhost:5000/shop/web:1.1.0");
+}
+
+#[tokio::test]
+async fn workloads_whose_readable_names_collide_get_their_own_requests() {
+    // Pins a name collision: `web` + container `app-api` and `web-app` + container `api` both
+    // read `web-app-api-1-1-0`; the direct-update workload must not approve the other's request.
+    let fx = Fixture::new();
+    let web = WorkloadRef::deployment("default", "web").unwrap();
+    let web_app = WorkloadRef::deployment("default", "web-app").unwrap();
+    let on = |name: &str| Container {
+        name: name.into(),
+        image: "shop/app:1.0.0".into(),
+    };
+    fx.deployer.insert(
+        Workload::new(web.clone(), vec![on("app-api")])
+            .with_annotation("headwind.sh/policy", "minor"),
+    );
+    fx.deployer.insert(
+        Workload::new(web_app.clone(), vec![on("api")])
+            .with_annotation("headwind.sh/policy", "minor")
+            .with_annotation("headwind.sh/require-approval", "false"),
+    );
+
+    let found = push(
+        &detector(&fx),
+        &PushEvent::new(None, "shop/app", "1.1.0").unwrap(),
+    )
+    .await;
+
+    let outcomes: Vec<_> = found.iter().map(|f| (f.name.as_str(), f.outcome)).collect();
+    assert_eq!(
+        outcomes,
+        [("web", Outcome::Created), ("web-app", Outcome::Applied)]
+    );
+    let requests = fx.updates.list(None).await.unwrap();
+    let phase_of = |w: &WorkloadRef| {
+        requests
+            .iter()
+            .find(|r| r.workload() == *w)
+            .map(|r| r.status.phase)
+    };
+    assert_eq!(
+        phase_of(&web),
+        Some(Phase::Pending),
+        "web still waits for a person"
+    );
+    assert_eq!(phase_of(&web_app), Some(Phase::Completed));
 }

@@ -9,7 +9,9 @@ use headwind_core::ApprovalService;
 use headwind_core::approval::Error;
 use headwind_core::memory::{MemoryDeployer, MemoryHistoryStore};
 use headwind_core::mock::{MockDeployer, MockHistoryStore, MockUpdateStore};
-use headwind_core::store::{Appended, DeployError, HistoryError, StoreError, UpdateStore};
+use headwind_core::store::{
+    Appended, DeployError, HistoryError, HistoryStore, StoreError, UpdateStore,
+};
 use headwind_core::types::{Container, Phase, Workload};
 use support::{CONTAINER, Fixture, workload};
 
@@ -35,7 +37,7 @@ async fn deploy_error_fails_the_request_with_the_cause() {
         .expect_set_image()
         .times(1)
         .returning(|w, _, _, _| {
-            Err(DeployError::Backend {
+            Err(DeployError::Refused {
                 workload: w.clone(),
                 source: "admission webhook denied the patch".into(),
             })
@@ -160,5 +162,129 @@ async fn crash_after_apply_is_resumed_exactly_once() {
         calls.load(Ordering::SeqCst),
         3,
         "failed write, then baseline and update once"
+    );
+}
+
+fn unreachable(w: &headwind_core::types::WorkloadRef) -> DeployError {
+    DeployError::Backend {
+        workload: w.clone(),
+        source: "context deadline exceeded".into(),
+    }
+}
+
+#[tokio::test]
+async fn unknown_deploy_outcome_keeps_the_request_approved_until_resumed() {
+    let fx = Fixture::new();
+    let key = fx
+        .create(Fixture::request("u1", "nginx:1.25.0", "nginx:1.26.0"))
+        .await;
+    let mut flaky = MockDeployer::new();
+    flaky
+        .expect_workload()
+        .returning(|_| Ok(running("nginx:1.25.0")));
+    flaky
+        .expect_set_image()
+        .times(1)
+        .returning(|w, _, _, _| Err(unreachable(w)));
+    let service = ApprovalService::new(fx.updates.clone(), Arc::new(flaky), fx.history.clone());
+
+    let first = service.approve(&key, "ann").await;
+
+    assert!(
+        matches!(first, Err(Error::DeployUnavailable { .. })),
+        "{first:?}"
+    );
+    assert_eq!(
+        fx.updates.get(&key).await.unwrap().status.phase,
+        Phase::Approved,
+        "not Failed"
+    );
+
+    let healthy = ApprovalService::new(fx.updates.clone(), fx.deployer.clone(), fx.history.clone());
+    let resumed = healthy.resume(&key).await.unwrap();
+    assert_eq!(resumed.status.phase, Phase::Completed);
+    assert_eq!(fx.deployer.image_writes(), 1);
+}
+
+#[tokio::test]
+async fn a_write_that_timed_out_after_landing_counts_as_applied() {
+    let fx = Fixture::new();
+    let key = fx
+        .create(Fixture::request("u1", "nginx:1.25.0", "nginx:1.26.0"))
+        .await;
+    let reads = Arc::new(AtomicUsize::new(0));
+    let mut deployer = MockDeployer::new();
+    let seen = reads.clone();
+    deployer.expect_workload().returning(move |_| {
+        // The first read sees the old image; the read after the timeout sees the new one.
+        let image = if seen.fetch_add(1, Ordering::SeqCst) == 0 {
+            "nginx:1.25.0"
+        } else {
+            "nginx:1.26.0"
+        };
+        Ok(running(image))
+    });
+    deployer
+        .expect_set_image()
+        .times(1)
+        .returning(|w, _, _, _| Err(unreachable(w)));
+    let service = ApprovalService::new(fx.updates.clone(), Arc::new(deployer), fx.history.clone());
+
+    let outcome = service.approve(&key, "ann").await.unwrap();
+
+    assert!(
+        matches!(outcome, headwind_core::approval::ApproveOutcome::Applied(r) if r.status.phase == Phase::Completed)
+    );
+    assert_eq!(
+        fx.history.history(&workload()).await.unwrap().len(),
+        2,
+        "baseline and update"
+    );
+}
+
+#[tokio::test]
+async fn rollback_keeps_its_block_when_recording_history_fails() {
+    let deployer = Arc::new(MemoryDeployer::new());
+    deployer.insert(running("nginx:1.26.0"));
+    let entry = |image: &str, kind| headwind_core::types::HistoryEntry {
+        container: CONTAINER.into(),
+        image: image.into(),
+        timestamp: chrono::Utc::now(),
+        update_request_name: None,
+        approved_by: "ann".into(),
+        kind,
+    };
+    let past = vec![
+        entry("nginx:1.26.0", headwind_core::types::EntryKind::Update),
+        entry("nginx:1.25.0", headwind_core::types::EntryKind::Baseline),
+    ];
+    let mut history = MockHistoryStore::new();
+    history
+        .expect_history()
+        .returning(move |_| Ok(past.clone()));
+    history.expect_blocks().returning(|_| Ok(Vec::new()));
+    history
+        .expect_block()
+        .times(1)
+        .withf(|_, block| block.image == "nginx:1.26.0")
+        .returning(|_, _| Ok(()));
+    history.expect_append().returning(|w, _| {
+        Err(HistoryError::Backend {
+            workload: w.clone(),
+            source: "etcd timeout".into(),
+        })
+    });
+    let rollbacks = headwind_core::RollbackService::new(deployer.clone(), Arc::new(history));
+
+    let result = rollbacks.rollback(&workload(), CONTAINER, "bob").await;
+
+    assert!(
+        matches!(result, Err(headwind_core::rollback::Error::History { .. })),
+        "{result:?}"
+    );
+    let live = deployer.workloads()[0].containers[0].image.clone();
+    assert_eq!(
+        live, "nginx:1.25.0",
+        "the image was rolled back; the block was written first"
     );
 }

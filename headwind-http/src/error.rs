@@ -127,6 +127,15 @@ impl From<approval::Error> for ApiError {
                 other => Self::conflict(format!("UpdateRequest {key}: {other}")),
             },
             E::Expired { .. } | E::Conflict { .. } => Self::conflict(error.to_string()),
+            E::ForeignTarget { .. } => Self::new(StatusCode::FORBIDDEN, error.to_string()),
+            E::DeployUnavailable { key, .. } => Self::internal(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "UpdateRequest {key} is approved but the workload could not be reached to \
+                     apply it; it stays Approved and is applied when headwind retries"
+                ),
+                &error,
+            ),
             E::ApplyFailed { key, cause, .. } => Self::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 format!("UpdateRequest {key} failed: {cause}"),

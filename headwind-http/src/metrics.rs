@@ -280,7 +280,13 @@ impl Observer for Metrics {
 /// Middleware: counts and times each request by route, and logs 5xx answers once with their
 /// internal cause.
 pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
-    let method = request.method().as_str().to_owned();
+    // Clients choose the method; only the standard ones become label values, so a client cannot
+    // create series without bound.
+    let method = match request.method().as_str() {
+        m @ ("GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS") => m,
+        _ => "other",
+    }
+    .to_owned();
     let route = request
         .extensions()
         .get::<MatchedPath>()

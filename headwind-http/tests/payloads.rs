@@ -189,3 +189,19 @@ fn acr_push_event() {
         )]
     );
 }
+
+#[test]
+fn an_unusable_event_does_not_cost_the_batch_its_other_pushes() {
+    let body = br#"{"events": [
+        {"action": "push", "target": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "repository": "Bad Repo", "tag": "1.0"}, "request": {"host": "127.0.0.1:5000"}},
+        {"action": "push", "target": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "repository": "demo/app", "tag": "1.3.0"}, "request": {"host": "127.0.0.1:5000"}}
+    ]}"#;
+
+    let parsed = payloads::distribution(body, None).unwrap();
+
+    assert_eq!(
+        pushes(&parsed),
+        [("127.0.0.1:5000/demo/app".to_owned(), "1.3.0".to_owned())]
+    );
+    assert_eq!(parsed.ignored, 1);
+}

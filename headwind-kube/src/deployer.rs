@@ -164,15 +164,17 @@ impl Deployer for KubeDeployer {
             }
             Err(e) if api_code(&e) == Some(422) => {
                 // The test operation failed: report what the container runs now.
-                let live = match api.get(&workload.name).await {
-                    Ok(object) => {
-                        self.workloads.write_through(workload.kind, &object);
-                        workload::to_cached(workload.kind, &object)
-                            .and_then(|c| c.workload.container(container).map(|c| c.image.clone()))
-                            .unwrap_or_else(|| "(container gone)".to_owned())
-                    }
-                    Err(_) => "(unknown)".to_owned(),
-                };
+                let object = api
+                    .get(&workload.name)
+                    .await
+                    .map_err(|e| Self::backend(workload, e))?;
+                self.workloads.write_through(workload.kind, &object);
+                let live = workload::to_cached(workload.kind, &object)
+                    .and_then(|c| c.workload.container(container).map(|c| c.image.clone()))
+                    .ok_or_else(|| DeployError::ContainerNotFound {
+                        workload: workload.clone(),
+                        container: container.to_owned(),
+                    })?;
                 Err(DeployError::PreconditionFailed {
                     container: container.to_owned(),
                     expected: expected.to_owned(),
@@ -182,6 +184,17 @@ impl Deployer for KubeDeployer {
             Err(e) if api_code(&e) == Some(404) => Err(DeployError::WorkloadNotFound {
                 workload: workload.clone(),
             }),
+            // Other client errors (an admission webhook's 400, a 403) are final refusals; 409
+            // and 429 are transient.
+            Err(e)
+                if api_code(&e)
+                    .is_some_and(|c| (400..500).contains(&c) && c != 409 && c != 429) =>
+            {
+                Err(DeployError::Refused {
+                    workload: workload.clone(),
+                    source: Box::new(e),
+                })
+            }
             Err(e) => Err(Self::backend(workload, e)),
         }
     }

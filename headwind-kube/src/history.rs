@@ -24,7 +24,7 @@ use kube::api::{Patch, PatchParams};
 
 use crate::api_code;
 use crate::deployer::Workloads;
-use crate::workload::read_annotation;
+use crate::workload::read_annotation_strict;
 
 /// How many entries are kept per container.
 pub const HISTORY_PER_CONTAINER: usize = 10;
@@ -81,9 +81,10 @@ impl KubeHistoryStore {
             self.workloads.write_through(workload.kind, &object);
             let empty = BTreeMap::new();
             let annotations = object.metadata.annotations.as_ref().unwrap_or(&empty);
+            let unreadable = |e| Self::backend(workload, Unreadable { source: e });
             let mut lists = Lists {
-                history: read_annotation(annotations, UPDATE_HISTORY),
-                blocks: read_annotation(annotations, BLOCKED_IMAGES),
+                history: read_annotation_strict(annotations, UPDATE_HISTORY).map_err(unreadable)?,
+                blocks: read_annotation_strict(annotations, BLOCKED_IMAGES).map_err(unreadable)?,
             };
             let newest_before = lists.history.first().cloned();
             if !change(&mut lists) {
@@ -141,6 +142,15 @@ impl KubeHistoryStore {
             },
         ))
     }
+}
+
+/// A history annotation holds JSON headwind cannot read; it is left untouched rather than
+/// overwritten.
+#[derive(Debug, thiserror::Error)]
+#[error("the history annotations of the workload are not valid headwind JSON; fix or remove them")]
+struct Unreadable {
+    #[source]
+    source: serde_json::Error,
 }
 
 /// Every attempt to write the history conflicted with another writer.

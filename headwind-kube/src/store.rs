@@ -70,11 +70,11 @@ impl KubeUpdateStore {
     }
 
     /// Reads the request from the API and stores it in the cache.
-    async fn refresh(&self, key: &ObjectKey) {
-        match self.api(&key.namespace).get(&key.name).await {
-            Ok(object) => self.cache.write_through(crd::to_core(&object)),
-            Err(error) => tracing::debug!(%key, %error, "refresh after conflict failed"),
-        }
+    async fn refresh(&self, key: &ObjectKey) -> Result<(), kube::Error> {
+        let object = self.api(&key.namespace).get(&key.name).await?;
+        self.cache.write_through(crd::to_core(&object));
+
+        Ok(())
     }
 }
 
@@ -156,7 +156,10 @@ impl UpdateStore for KubeUpdateStore {
                 Ok(stored)
             }
             Err(e) if api_code(&e) == Some(409) => {
-                self.refresh(key).await;
+                // Without a fresh entry the caller's retry would resend the stale version.
+                if let Err(error) = self.refresh(key).await {
+                    return Err(Self::backend(key, error));
+                }
                 Err(StoreError::Conflict {
                     key: key.clone(),
                     expected: expected_version.to_owned(),

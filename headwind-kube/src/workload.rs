@@ -70,6 +70,8 @@ impl Cached {
     }
 }
 
+/// Reads a JSON list annotation for display, skipping entries that do not parse (and logging
+/// them), so one bad entry does not hide the others.
 pub(crate) fn read_annotation<T: serde::de::DeserializeOwned>(
     annotations: &BTreeMap<String, String>,
     key: &str,
@@ -77,11 +79,36 @@ pub(crate) fn read_annotation<T: serde::de::DeserializeOwned>(
     let Some(text) = annotations.get(key) else {
         return Vec::new();
     };
+    let Ok(items) = serde_json::from_str::<Vec<serde_json::Value>>(text) else {
+        tracing::warn!(
+            annotation = key,
+            "annotation is not a JSON list; reading it as empty"
+        );
+        return Vec::new();
+    };
 
-    serde_json::from_str(text).unwrap_or_else(|error| {
-        tracing::warn!(annotation = key, %error, "annotation is not valid JSON; reading it as empty");
-        Vec::new()
-    })
+    items
+        .into_iter()
+        .filter_map(|item| match serde_json::from_value(item) {
+            Ok(entry) => Some(entry),
+            Err(error) => {
+                tracing::warn!(annotation = key, %error, "skipping an unreadable entry");
+                None
+            }
+        })
+        .collect()
+}
+
+/// Reads a JSON list annotation before rewriting it: anything that does not parse is an error,
+/// so that a write never replaces entries it could not read.
+pub(crate) fn read_annotation_strict<T: serde::de::DeserializeOwned>(
+    annotations: &BTreeMap<String, String>,
+    key: &str,
+) -> Result<Vec<T>, serde_json::Error> {
+    match annotations.get(key) {
+        None => Ok(Vec::new()),
+        Some(text) => serde_json::from_str(text),
+    }
 }
 
 #[derive(Default, Deserialize)]

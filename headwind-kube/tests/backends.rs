@@ -559,3 +559,52 @@ async fn controller_finishes_approved_and_expires_overdue_requests() {
         "no unscripted request"
     );
 }
+
+#[tokio::test]
+async fn refused_patches_and_unreachable_refreshes_are_told_apart() {
+    let (backends, api) = started().await;
+    api.expect(
+        Method::PATCH,
+        WEB,
+        400,
+        status(
+            400,
+            "BadRequest",
+            "admission webhook \"policy\" denied the request",
+        ),
+    );
+
+    let refused = backends
+        .deployer
+        .set_image(&web(), "app", "nginx:1.25.0", "nginx:1.26.0")
+        .await;
+    assert!(
+        matches!(refused, Err(DeployError::Refused { .. })),
+        "{refused:?}"
+    );
+
+    // A conflict whose refresh fails is a backend failure, not a conflict: a retry would only
+    // resend the stale version.
+    let status_path = format!("{REQUESTS}/u1/status");
+    api.expect(
+        Method::PUT,
+        &status_path,
+        409,
+        status(409, "Conflict", "modified"),
+    );
+    api.expect(
+        Method::GET,
+        &format!("{REQUESTS}/u1"),
+        503,
+        status(503, "ServiceUnavailable", "down"),
+    );
+    let pending = backends.updates.get(&key("u1")).await.unwrap().status;
+    let result = backends
+        .updates
+        .update_status(&key("u1"), "20", pending)
+        .await;
+    assert!(
+        matches!(result, Err(StoreError::Backend { .. })),
+        "{result:?}"
+    );
+}

@@ -76,6 +76,27 @@ pub enum Error {
         expires_at: DateTime<Utc>,
     },
 
+    /// The request targets a workload in another namespace; nothing was voted or applied.
+    #[error("update request {key}: {reason}")]
+    ForeignTarget {
+        /// The key.
+        key: ObjectKey,
+        /// The explanation.
+        reason: String,
+    },
+
+    /// The deployer could not be reached, so whether the image was applied is unknown. The
+    /// request stays Approved; [`ApprovalService::resume`] finishes it.
+    #[error(
+        "applying update request {key} did not complete: {cause}; it stays Approved and is retried"
+    )]
+    DeployUnavailable {
+        /// The key.
+        key: ObjectKey,
+        /// What the deployer said.
+        cause: String,
+    },
+
     /// Other writers kept changing the request; nothing was decided.
     #[error("update request {key} kept changing concurrently; try again")]
     Conflict {
@@ -125,6 +146,8 @@ impl Error {
             Self::Transition { .. } => "invalid_transition",
             Self::Expired { .. } => "expired",
             Self::Conflict { .. } => "conflict",
+            Self::ForeignTarget { .. } => "foreign_target",
+            Self::DeployUnavailable { .. } => "deploy_unavailable",
             Self::ApplyFailed { .. } => "apply_failed",
             Self::Store { .. } => "store",
             Self::History { .. } => "history",
@@ -223,6 +246,12 @@ impl ApprovalService {
     ) -> Result<ApproveOutcome, Error> {
         for _ in 0..MAX_ATTEMPTS {
             let current = self.get(key).await?;
+            if let Some(reason) = foreign_target(&current) {
+                return Err(Error::ForeignTarget {
+                    key: key.clone(),
+                    reason,
+                });
+            }
             let now = Utc::now();
             let vote = transition::approve(&current.spec, &current.status, approver, now).map_err(
                 |source| Error::Transition {
@@ -374,20 +403,16 @@ impl ApprovalService {
             .map_err(|e| Error::from_store(&all, e))?;
         let mut summary = ResumeSummary::default();
 
-        for request in requests {
-            match request.status.phase {
-                Phase::Approved => match self.resume(&request.key()).await {
-                    Ok(_) | Err(Error::ApplyFailed { .. }) => summary.finished += 1,
-                    Err(error) => {
-                        warn!(key = %request.key(), %error, "could not finish approved request");
-                        summary.errors += 1;
-                    }
-                },
-                Phase::Rejected => {
-                    self.block_rejected(&request).await;
-                    summary.blocks += 1;
+        let approved = requests
+            .iter()
+            .filter(|r| r.status.phase == Phase::Approved);
+        for request in approved {
+            match self.resume(&request.key()).await {
+                Ok(_) | Err(Error::ApplyFailed { .. }) => summary.finished += 1,
+                Err(error) => {
+                    warn!(key = %request.key(), %error, "could not finish approved request");
+                    summary.errors += 1;
                 }
-                _ => {}
             }
         }
 
@@ -495,11 +520,17 @@ impl ApprovalService {
     /// Steps 2 to 4 for a request in phase Approved.
     async fn finish(&self, approved: UpdateRequest) -> Result<UpdateRequest, Error> {
         let key = approved.key();
-        let outcome = self.apply(&approved).await;
-
-        if let Ok(previous) = &outcome {
-            self.record(&approved, previous).await?;
-        }
+        let outcome = match self.apply(&approved).await {
+            Applied::Done(previous) => {
+                self.record(&approved, &previous).await?;
+                Ok(previous)
+            }
+            Applied::Failed(cause) => Err(cause),
+            Applied::Unknown(cause) => {
+                warn!(%key, %cause, "deploy outcome unknown; the request stays Approved");
+                return Err(Error::DeployUnavailable { key, cause });
+            }
+        };
 
         let mut current = approved;
         for _ in 0..MAX_ATTEMPTS {
@@ -508,10 +539,9 @@ impl ApprovalService {
                 Ok(_) => transition::complete(&current.status, "image applied", now),
                 Err(cause) => transition::fail(&current.status, cause, now),
             };
-            let status = match status {
-                Ok(status) => status,
+            let Ok(status) = status else {
                 // Another caller finished the request first; its outcome stands.
-                Err(_) => return Ok(current),
+                return finished_by_other(current);
             };
 
             if let Some(stored) = self.swap(&current, status).await? {
@@ -556,47 +586,76 @@ impl ApprovalService {
         }
     }
 
-    /// Applies the image. `Ok` carries the image the container ran before; `Err` the cause of a
-    /// failure, for `status.message`.
-    async fn apply(&self, request: &UpdateRequest) -> Result<String, String> {
+    /// Applies the image. A deploy error whose effect is unknown (a timeout, a 5xx) is checked
+    /// by reading the workload again: the request fails only when it is certain the image was
+    /// not applied and cannot be.
+    async fn apply(&self, request: &UpdateRequest) -> Applied {
         let workload = request.workload();
         let spec = &request.spec;
         let container = spec.container_name.as_str();
+        if let Some(cause) = foreign_target(request) {
+            return Applied::Failed(cause);
+        }
 
-        let live = self
-            .deployer
-            .workload(&workload)
-            .await
-            .map_err(|e| error_chain(&e))?
-            .container(container)
-            .map(|c| c.image.clone())
-            .ok_or_else(|| format!("{workload} has no container {container:?}"))?;
-
+        let live = match self.live_image(&workload, container).await {
+            Ok(live) => live,
+            Err(outcome) => return outcome,
+        };
         if ImageRef::same(&live, &spec.new_image) {
             debug!(%live, "image already in place");
-            return Ok(spec.current_image.clone());
+            return Applied::Done(spec.current_image.clone());
         }
         if !ImageRef::same(&live, &spec.current_image) {
-            return Err(changed(&workload, container, &live, &spec.current_image));
+            return Applied::Failed(changed(&workload, container, &live, &spec.current_image));
         }
 
-        match self
+        let written = self
             .deployer
             .set_image(&workload, container, &live, &spec.new_image)
-            .await
-        {
-            Ok(()) => Ok(live),
+            .await;
+        match written {
+            Ok(()) => Applied::Done(live),
             // Someone else (another replica resuming the same request) applied it meanwhile.
             Err(DeployError::PreconditionFailed { live: now, .. })
                 if ImageRef::same(&now, &spec.new_image) =>
             {
-                Ok(live)
+                Applied::Done(live)
             }
             Err(DeployError::PreconditionFailed { live: now, .. }) => {
-                Err(changed(&workload, container, &now, &spec.current_image))
+                Applied::Failed(changed(&workload, container, &now, &spec.current_image))
             }
-            Err(e) => Err(error_chain(&e)),
+            Err(
+                e @ (DeployError::WorkloadNotFound { .. }
+                | DeployError::ContainerNotFound { .. }
+                | DeployError::Refused { .. }),
+            ) => Applied::Failed(error_chain(&e)),
+            Err(e @ DeployError::Backend { .. }) => {
+                let cause = error_chain(&e);
+                match self.live_image(&workload, container).await {
+                    Ok(now) if ImageRef::same(&now, &spec.new_image) => Applied::Done(live),
+                    Ok(now) if !ImageRef::same(&now, &spec.current_image) => {
+                        Applied::Failed(changed(&workload, container, &now, &spec.current_image))
+                    }
+                    _ => Applied::Unknown(cause),
+                }
+            }
         }
+    }
+
+    /// The image `container` runs, or the outcome to report when it cannot be read.
+    async fn live_image(&self, workload: &WorkloadRef, container: &str) -> Result<String, Applied> {
+        let found = match self.deployer.workload(workload).await {
+            Ok(found) => found,
+            Err(e @ DeployError::WorkloadNotFound { .. }) => {
+                return Err(Applied::Failed(error_chain(&e)));
+            }
+            Err(e) => return Err(Applied::Unknown(error_chain(&e))),
+        };
+
+        found
+            .container(container)
+            .map(|c| c.image.clone())
+            .ok_or_else(|| Applied::Failed(format!("{workload} has no container {container:?}")))
     }
 
     async fn record(&self, request: &UpdateRequest, previous: &str) -> Result<(), Error> {
@@ -641,11 +700,60 @@ impl ApprovalService {
             since: request.status.rejected_at.unwrap_or_else(Utc::now),
         };
 
-        if let Err(error) = self.history.block(&request.workload(), block).await {
-            // The Rejected request itself survives; resume_all writes the block again.
-            warn!(key = %request.key(), %error, "could not block rejected image");
+        // The rejection itself has happened; a block that cannot be written after a retry
+        // needs a person (the image may be proposed again).
+        for attempt in 1..=2 {
+            match self.history.block(&request.workload(), block.clone()).await {
+                Ok(()) => return,
+                Err(error) if attempt == 2 => {
+                    tracing::error!(key = %request.key(), %error, "could not block the rejected image");
+                }
+                Err(error) => {
+                    debug!(key = %request.key(), %error, "blocking the rejected image failed; retrying")
+                }
+            }
         }
     }
+}
+
+/// What applying an approved request's image came to.
+enum Applied {
+    /// The image is in place; the container ran this image before.
+    Done(String),
+    /// The image was not applied and cannot be: the request fails with this cause.
+    Failed(String),
+    /// It is unknown whether the image was applied (the deployer could not be reached): the
+    /// request stays Approved, to be resumed.
+    Unknown(String),
+}
+
+/// The request as another caller finished it, as the caller of `finish` should see it.
+fn finished_by_other(current: UpdateRequest) -> Result<UpdateRequest, Error> {
+    if current.status.phase != Phase::Failed {
+        return Ok(current);
+    }
+
+    let cause = current.status.message.clone().unwrap_or_default();
+    Err(Error::ApplyFailed {
+        key: current.key(),
+        request: Box::new(current),
+        cause,
+    })
+}
+
+/// Why a request must not be applied because it targets a workload outside its own namespace,
+/// if it does. Whoever may create requests in one namespace must not reach others through
+/// headwind's permissions.
+fn foreign_target(request: &UpdateRequest) -> Option<String> {
+    let target = &request.spec.target_ref.namespace;
+    let own = &request.metadata.namespace;
+
+    (target != own).then(|| {
+        format!(
+            "the request in namespace {own} targets a workload in namespace {target}; \
+             requests apply only to workloads of their own namespace"
+        )
+    })
 }
 
 fn changed(workload: &WorkloadRef, container: &str, live: &str, expected: &str) -> String {

@@ -6,9 +6,10 @@
 //! land on an image that was itself rolled back from or rejected; so rolling back twice in a row
 //! does not bounce between two images.
 //!
-//! The image is applied with the precondition that the container still runs the image read, a
-//! history entry of kind `rollback` is appended, and the image rolled back from is blocked
-//! until a person lifts the block with [`RollbackService::clear_block`].
+//! The image rolled back from is blocked first (so the block holds whatever fails later), the
+//! image is applied with the precondition that the container still runs the image read, and a
+//! history entry of kind `rollback` is appended. The block stays until a person lifts it with
+//! [`RollbackService::clear_block`].
 
 use std::sync::Arc;
 
@@ -178,24 +179,47 @@ impl RollbackService {
         by: &str,
     ) -> Result<Rollback, Error> {
         let live = self.live_image(workload, container).await?;
-        let target = self.target(workload, container, &live).await?;
+        let (target, already_blocked) = self.target(workload, container, &live).await?;
+        let now = Utc::now();
+        let history_error = |source| Error::History {
+            workload: workload.clone(),
+            source,
+        };
 
-        match self
+        // Block first: if anything after this fails, the bad image is still kept from being
+        // proposed again. The block is lifted again only if the image was not changed and the
+        // block is ours.
+        let block = Block {
+            container: container.to_owned(),
+            image: live.clone(),
+            cause: BlockCause::RolledBack,
+            by: by.to_owned(),
+            since: now,
+        };
+        self.history
+            .block(workload, block)
+            .await
+            .map_err(history_error)?;
+
+        let written = self
             .deployer
             .set_image(workload, container, &live, &target)
-            .await
-        {
-            Ok(()) => {}
-            Err(DeployError::PreconditionFailed { .. }) => {
-                return Err(Error::Conflict {
+            .await;
+        if let Err(source) = written {
+            if !already_blocked
+                && let Err(error) = self.history.unblock(workload, container, &live).await
+            {
+                warn!(%workload, container, %error, "could not lift the block of a failed rollback");
+            }
+            return Err(match source {
+                DeployError::PreconditionFailed { .. } => Error::Conflict {
                     workload: workload.clone(),
                     container: container.to_owned(),
-                });
-            }
-            Err(source) => return Err(self.deploy_error(workload, container, source)),
+                },
+                other => self.deploy_error(workload, container, other),
+            });
         }
 
-        let now = Utc::now();
         let entry = HistoryEntry {
             container: container.to_owned(),
             image: target.clone(),
@@ -204,23 +228,8 @@ impl RollbackService {
             approved_by: by.to_owned(),
             kind: EntryKind::Rollback,
         };
-        let block = Block {
-            container: container.to_owned(),
-            image: live.clone(),
-            cause: BlockCause::RolledBack,
-            by: by.to_owned(),
-            since: now,
-        };
-        let history_error = |source| Error::History {
-            workload: workload.clone(),
-            source,
-        };
         self.history
             .append(workload, entry)
-            .await
-            .map_err(history_error)?;
-        self.history
-            .block(workload, block)
             .await
             .map_err(history_error)?;
 
@@ -286,7 +295,7 @@ impl RollbackService {
         workload: &WorkloadRef,
         container: &str,
         live: &str,
-    ) -> Result<String, Error> {
+    ) -> Result<(String, bool), Error> {
         let history_error = |source| Error::History {
             workload: workload.clone(),
             source,
@@ -310,13 +319,15 @@ impl RollbackService {
             )));
         }
 
-        entries
+        let target = entries
             .find(|e| {
                 !ImageRef::same(&e.image, live)
                     && find_block(&blocks, container, &e.image).is_none()
             })
             .map(|e| e.image.clone())
-            .ok_or_else(|| nothing("no earlier image that is not blocked".to_owned()))
+            .ok_or_else(|| nothing("no earlier image that is not blocked".to_owned()))?;
+
+        Ok((target, find_block(&blocks, container, live).is_some()))
     }
 
     fn deploy_error(&self, workload: &WorkloadRef, container: &str, source: DeployError) -> Error {

@@ -120,6 +120,16 @@ impl WebhookConfig {
         self
     }
 
+    /// The sources whose endpoint takes requests without a secret.
+    #[must_use]
+    pub fn unprotected(&self) -> Vec<&'static str> {
+        Source::ALL
+            .iter()
+            .filter(|s| !self.secrets.contains_key(s))
+            .map(|s| s.label())
+            .collect()
+    }
+
     fn authorize(
         &self,
         source: Source,

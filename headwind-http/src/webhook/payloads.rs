@@ -186,10 +186,17 @@ fn distribution_events(
         // client addressed, which is the name workloads pull by.
         let request_host = e.request.as_ref().and_then(|r| r.host.as_deref());
         let host = host.or(request_host);
-        let push = event(source_name, host, &e.target.repository, tag)?;
-        parsed
-            .pushes
-            .push(push.with_digest(e.target.digest.as_deref()));
+        match event(source_name, host, &e.target.repository, tag) {
+            Ok(push) => parsed
+                .pushes
+                .push(push.with_digest(e.target.digest.as_deref())),
+            // One unusable event must not cost the batch its other pushes (the registry would
+            // resend the whole batch): it is counted as ignored.
+            Err(error) => {
+                tracing::warn!(%error, "ignoring a push event that names no valid image");
+                parsed.ignored += 1;
+            }
+        }
     }
 
     Ok(parsed)
