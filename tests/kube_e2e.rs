@@ -65,38 +65,41 @@ async fn approve_over_http_on_the_kube_backends() {
 
     let baseline = json!([{"container": "app", "image": "nginx:1.25.0", "timestamp": "2025-11-06T01:00:00Z",
                            "updateRequestName": null, "approvedBy": "unknown", "kind": "baseline"}]);
-    fake.expect(Method::PUT, STATUS, 200, with_phase("30", "Approved"));
-    fake.expect(
-        Method::PATCH,
-        WEB,
-        200,
-        deployment("web", "11", "nginx:1.26.0", json!({})),
-    );
-    fake.expect(
-        Method::GET,
-        WEB,
-        200,
-        deployment("web", "11", "nginx:1.26.0", json!({})),
-    );
-    fake.expect(
-        Method::PATCH,
-        WEB,
-        200,
-        deployment("web", "12", "nginx:1.26.0", history(&baseline)),
-    );
-    fake.expect(
-        Method::GET,
-        WEB,
-        200,
-        deployment("web", "12", "nginx:1.26.0", history(&baseline)),
-    );
-    fake.expect(
-        Method::PATCH,
-        WEB,
-        200,
-        deployment("web", "13", "nginx:1.26.0", history(&baseline)),
-    );
-    fake.expect(Method::PUT, STATUS, 200, with_phase("31", "Completed"));
+    let mut marked = with_phase("31", "Approved");
+    marked["status"]["appliedAt"] = json!("2025-11-06T10:00:00Z");
+    let steps = [
+        (Method::PUT, STATUS, with_phase("30", "Approved")),
+        (
+            Method::PATCH,
+            WEB,
+            deployment("web", "11", "nginx:1.26.0", json!({})),
+        ),
+        (Method::PUT, STATUS, marked),
+        (
+            Method::GET,
+            WEB,
+            deployment("web", "11", "nginx:1.26.0", json!({})),
+        ),
+        (
+            Method::PATCH,
+            WEB,
+            deployment("web", "12", "nginx:1.26.0", history(&baseline)),
+        ),
+        (
+            Method::GET,
+            WEB,
+            deployment("web", "12", "nginx:1.26.0", history(&baseline)),
+        ),
+        (
+            Method::PATCH,
+            WEB,
+            deployment("web", "13", "nginx:1.26.0", history(&baseline)),
+        ),
+        (Method::PUT, STATUS, with_phase("32", "Completed")),
+    ];
+    for (method, path, answer) in steps {
+        fake.expect(method, path, 200, answer);
+    }
 
     let url = api(&running, "/api/v1/updates/shop/u1/approve");
     let answer = post(&url, Some(r#"{"approver":"admin@example.com"}"#)).await;
@@ -117,6 +120,7 @@ async fn approve_over_http_on_the_kube_backends() {
         [
             ("PUT", STATUS, "application/json"),
             ("PATCH", WEB, "application/json-patch+json"),
+            ("PUT", STATUS, "application/json"),
             ("GET", WEB, ""),
             ("PATCH", WEB, "application/merge-patch+json"),
             ("GET", WEB, ""),
@@ -139,18 +143,22 @@ async fn approve_over_http_on_the_kube_backends() {
         sent[1].body[2],
         json!({"op": "replace", "path": "/spec/template/spec/containers/1/image", "value": "nginx:1.26.0"})
     );
-    // 3. The baseline, then the update entry, each guarded by the version just read.
-    assert_eq!(sent[3].body["metadata"]["resourceVersion"], "11");
+    // 3. The apply goes on record at once, still Approved.
+    assert_eq!(sent[2].body["metadata"]["resourceVersion"], "30");
+    assert_eq!(sent[2].body["status"]["phase"], "Approved");
+    assert!(sent[2].body["status"]["appliedAt"].is_string());
+    // 4. The baseline, then the update entry, each guarded by the version just read.
+    assert_eq!(sent[4].body["metadata"]["resourceVersion"], "11");
     let first: Value = serde_json::from_str(
-        sent[3].body["metadata"]["annotations"]["headwind.sh/update-history"]
+        sent[4].body["metadata"]["annotations"]["headwind.sh/update-history"]
             .as_str()
             .unwrap(),
     )
     .unwrap();
     assert_eq!(first, baseline);
-    assert_eq!(sent[5].body["metadata"]["resourceVersion"], "12");
+    assert_eq!(sent[6].body["metadata"]["resourceVersion"], "12");
     let second: Value = serde_json::from_str(
-        sent[5].body["metadata"]["annotations"]["headwind.sh/update-history"]
+        sent[6].body["metadata"]["annotations"]["headwind.sh/update-history"]
             .as_str()
             .unwrap(),
     )
@@ -158,9 +166,9 @@ async fn approve_over_http_on_the_kube_backends() {
     assert_eq!(second[0]["image"], "nginx:1.26.0");
     assert_eq!(second[0]["updateRequestName"], "u1");
     assert_eq!(second[1], baseline[0]);
-    // 4. Approved -> Completed, guarded by the version the first write returned.
-    assert_eq!(sent[6].body["metadata"]["resourceVersion"], "30");
-    assert_eq!(sent[6].body["status"]["phase"], "Completed");
+    // 5. Approved -> Completed, guarded by the version the marking write returned.
+    assert_eq!(sent[7].body["metadata"]["resourceVersion"], "31");
+    assert_eq!(sent[7].body["status"]["phase"], "Completed");
     assert_eq!(fake.leftovers(), (0, vec![]));
 
     let fake_events = fake.clone();

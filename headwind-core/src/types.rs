@@ -331,6 +331,10 @@ pub struct UpdateRequestStatus {
     /// When the status last changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_updated: Option<DateTime<Utc>>,
+    /// When the image was applied. Written while the request is still Approved, so that
+    /// finishing an interrupted request never applies the image a second time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_at: Option<DateTime<Utc>>,
     /// The votes cast so far, one per distinct approver.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub approvals: Vec<Approval>,

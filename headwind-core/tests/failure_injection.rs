@@ -288,3 +288,50 @@ async fn rollback_keeps_its_block_when_recording_history_fails() {
         "the image was rolled back; the block was written first"
     );
 }
+
+#[tokio::test]
+async fn resume_never_reapplies_an_image_a_person_reverted() {
+    let fx = Fixture::new();
+    let key = fx
+        .create(Fixture::request("u1", "nginx:1.25.0", "nginx:1.26.0"))
+        .await;
+    let deployer = Arc::new(MemoryDeployer::new());
+    deployer.insert(running("nginx:1.25.0"));
+    let calls = Arc::new(AtomicUsize::new(0));
+    let mut history = MockHistoryStore::new();
+    let seen = calls.clone();
+    history.expect_append().returning(move |w, _| {
+        if seen.fetch_add(1, Ordering::SeqCst) == 0 {
+            return Err(HistoryError::Backend {
+                workload: w.clone(),
+                source: "annotation too large".into(),
+            });
+        }
+        Ok(Appended::Stored)
+    });
+    let service = ApprovalService::new(fx.updates.clone(), deployer.clone(), Arc::new(history));
+    assert!(service.approve(&key, "ann").await.is_err());
+    let approved = fx.updates.get(&key).await.unwrap();
+    assert_eq!(approved.status.phase, Phase::Approved);
+    assert!(
+        approved.status.applied_at.is_some(),
+        "the apply is on record before history"
+    );
+
+    // A person reverts the workload by hand before the request is resumed.
+    use headwind_core::Deployer;
+    deployer
+        .set_image(&workload(), CONTAINER, "nginx:1.26.0", "nginx:1.25.0")
+        .await
+        .unwrap();
+    let resumed = service.resume(&key).await.unwrap();
+
+    assert_eq!(resumed.status.phase, Phase::Completed);
+    let live = deployer.workloads()[0].containers[0].image.clone();
+    assert_eq!(live, "nginx:1.25.0", "the revert stands");
+    assert_eq!(
+        deployer.image_writes(),
+        2,
+        "one apply and the revert, nothing more"
+    );
+}

@@ -10,7 +10,8 @@ use kube::api::ObjectMeta;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// The spec of the custom resource: core's spec, flattened.
+/// The spec of the custom resource: core's spec, flattened. The API server refuses any change
+/// to it after creation (a CEL rule in the CRD), so approvers vote on what will be applied.
 #[expect(
     clippy::duplicated_attributes,
     reason = "each printcolumn(..) of kube's derive is one column, so type_ repeats"
@@ -41,6 +42,10 @@ use serde::{Deserialize, Serialize};
         json_path = ".metadata.creationTimestamp"
     )
 )]
+#[schemars(extend("x-kubernetes-validations" = [{
+    "rule": "self == oldSelf",
+    "message": "spec is immutable: what was reviewed is what is applied; create a new UpdateRequest instead"
+}]))]
 pub struct UpdateRequestSpec {
     /// Core's spec.
     #[serde(flatten)]

@@ -512,11 +512,15 @@ async fn controller_finishes_approved_and_expires_overdue_requests() {
             deployment("web", rv, "nginx:1.26.0", json!({})),
         );
     }
+    let mut marked = update_request("u1", "30", "Approved");
+    marked["status"]["appliedAt"] = json!("2025-11-06T10:00:00Z");
+    let u1_status = format!("{REQUESTS}/u1/status");
+    api.expect(Method::PUT, &u1_status, 200, marked);
     api.expect(
         Method::PUT,
-        &format!("{REQUESTS}/u1/status"),
+        &u1_status,
         200,
-        update_request("u1", "30", "Completed"),
+        update_request("u1", "31", "Completed"),
     );
     api.expect(
         Method::PUT,
@@ -543,7 +547,7 @@ async fn controller_finishes_approved_and_expires_overdue_requests() {
     let puts: Vec<_> = sent.iter().filter(|r| r.method == Method::PUT).collect();
     let phase_of = |name: &str| {
         puts.iter()
-            .find(|r| r.path.ends_with(&format!("/{name}/status")))
+            .rfind(|r| r.path.ends_with(&format!("/{name}/status")))
             .map(|r| r.body["status"]["phase"].clone())
     };
     assert_eq!(phase_of("u1"), Some(json!("Completed")));

@@ -51,7 +51,13 @@ fn crd_has_the_identity_short_names_columns_and_status() {
             ("Age", ".metadata.creationTimestamp"),
         ]
     );
-    let properties = &version["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"];
+    let spec_schema = &version["schema"]["openAPIV3Schema"]["properties"]["spec"];
+    // Pins approval of a spec edited after review: the API server refuses spec changes.
+    assert_eq!(
+        spec_schema["x-kubernetes-validations"][0]["rule"],
+        "self == oldSelf"
+    );
+    let properties = &spec_schema["properties"];
     for field in [
         "targetRef",
         "containerName",

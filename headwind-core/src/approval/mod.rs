@@ -9,7 +9,10 @@
 //!    [`Error::Transition`]. Only the winner goes on to deploy.
 //! 2. The image is applied with the precondition that the container still runs
 //!    `spec.currentImage`. A container already on `spec.newImage` counts as applied (a previous
-//!    attempt got that far); any other image fails the request, overwriting nothing.
+//!    attempt got that far); any other image fails the request, overwriting nothing. When the
+//!    deployer cannot be reached the outcome is unknown: the request stays Approved. Once the
+//!    image is in place, `status.appliedAt` is written (still Approved), so that a later attempt
+//!    never applies it again, even if a person has changed the workload since.
 //! 3. History is appended: a baseline entry with the image the container ran before (stored
 //!    only if the container has no history yet), then the update entry. Both appends are
 //!    conditional in the store, so repeating them stores nothing twice.
@@ -520,8 +523,18 @@ impl ApprovalService {
     /// Steps 2 to 4 for a request in phase Approved.
     async fn finish(&self, approved: UpdateRequest) -> Result<UpdateRequest, Error> {
         let key = approved.key();
-        let outcome = match self.apply(&approved).await {
+        let mut approved = approved;
+        let applied = match approved.status.applied_at {
+            // An earlier attempt applied the image and stopped before finishing: never apply it
+            // again (a person may have changed the workload since).
+            Some(_) => Applied::Done(approved.spec.current_image.clone()),
+            None => self.apply(&approved).await,
+        };
+        let outcome = match applied {
             Applied::Done(previous) => {
+                if approved.status.applied_at.is_none() {
+                    approved = self.mark_applied(approved).await?;
+                }
                 self.record(&approved, &previous).await?;
                 Ok(previous)
             }
@@ -546,6 +559,28 @@ impl ApprovalService {
 
             if let Some(stored) = self.swap(&current, status).await? {
                 return self.report(stored, &outcome);
+            }
+            current = self.get(&key).await?;
+        }
+
+        Err(Error::Conflict { key })
+    }
+
+    /// Writes `appliedAt` on the Approved request. If another caller moved the request on
+    /// meanwhile, answers it as stored; the completion that follows then sees that.
+    async fn mark_applied(&self, approved: UpdateRequest) -> Result<UpdateRequest, Error> {
+        let key = approved.key();
+        let mut current = approved;
+
+        for _ in 0..MAX_ATTEMPTS {
+            if current.status.applied_at.is_some() {
+                return Ok(current);
+            }
+            let Ok(status) = transition::mark_applied(&current.status, Utc::now()) else {
+                return Ok(current);
+            };
+            if let Some(stored) = self.swap(&current, status).await? {
+                return Ok(stored);
             }
             current = self.get(&key).await?;
         }

@@ -231,6 +231,24 @@ fn expired(status: &UpdateRequestStatus, now: DateTime<Utc>) -> UpdateRequestSta
     next
 }
 
+/// Records, on a request still Approved, that its image was applied at `now`.
+///
+/// # Errors
+///
+/// [`TransitionError::InvalidTransition`] unless the request is Approved.
+pub fn mark_applied(
+    status: &UpdateRequestStatus,
+    now: DateTime<Utc>,
+) -> Result<UpdateRequestStatus, TransitionError> {
+    require(status, Phase::Approved, Action::Complete)?;
+
+    let mut next = status.clone();
+    next.applied_at = Some(now);
+    next.last_updated = Some(now);
+
+    Ok(next)
+}
+
 /// Records that an Approved request's image is in place.
 ///
 /// # Errors
