@@ -5,7 +5,7 @@
 //! `headwind.sh/last-update` the time of the last applied entry. Keeping them on the workload
 //! means they live and die with it, need no storage of their own, and are visible with
 //! `kubectl get -o yaml`; the cost is the annotation size limit (256 KiB for all annotations
-//! together), far above 10 entries per container.
+//! together), far above 10 entries and 50 blocks per container, the bounds kept on write.
 //!
 //! Reads come from the watch cache. Each write reads the workload from the API, applies the
 //! change, and sends a JSON merge patch carrying `metadata.resourceVersion`, so a concurrent
