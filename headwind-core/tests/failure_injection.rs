@@ -132,17 +132,7 @@ async fn crash_after_apply_is_resumed_exactly_once() {
 
     // The first history write fails, as if the process died right after applying the image.
     let calls = Arc::new(AtomicUsize::new(0));
-    let mut history = MockHistoryStore::new();
-    let seen = calls.clone();
-    history.expect_append().times(3).returning(move |w, _| {
-        if seen.fetch_add(1, Ordering::SeqCst) == 0 {
-            return Err(HistoryError::Backend {
-                workload: w.clone(),
-                source: "etcd timeout".into(),
-            });
-        }
-        Ok(Appended::Stored)
-    });
+    let history = failing_first_append(calls.clone(), "etcd timeout");
     let service = ApprovalService::new(fx.updates.clone(), deployer.clone(), Arc::new(history));
 
     let first = service.approve(&key, "ann").await;
@@ -163,6 +153,24 @@ async fn crash_after_apply_is_resumed_exactly_once() {
         3,
         "failed write, then baseline and update once"
     );
+}
+
+/// A history store whose first `append` fails with `cause`, as a crash or a full annotation
+/// would, and whose next two (the baseline and update entries of a resume) succeed; counts the
+/// calls in `calls`.
+fn failing_first_append(calls: Arc<AtomicUsize>, cause: &'static str) -> MockHistoryStore {
+    let mut history = MockHistoryStore::new();
+    history.expect_append().times(3).returning(move |w, _| {
+        if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+            return Err(HistoryError::Backend {
+                workload: w.clone(),
+                source: cause.into(),
+            });
+        }
+        Ok(Appended::Stored)
+    });
+
+    history
 }
 
 fn unreachable(w: &headwind_core::types::WorkloadRef) -> DeployError {
@@ -297,18 +305,7 @@ async fn resume_never_reapplies_an_image_a_person_reverted() {
         .await;
     let deployer = Arc::new(MemoryDeployer::new());
     deployer.insert(running("nginx:1.25.0"));
-    let calls = Arc::new(AtomicUsize::new(0));
-    let mut history = MockHistoryStore::new();
-    let seen = calls.clone();
-    history.expect_append().returning(move |w, _| {
-        if seen.fetch_add(1, Ordering::SeqCst) == 0 {
-            return Err(HistoryError::Backend {
-                workload: w.clone(),
-                source: "annotation too large".into(),
-            });
-        }
-        Ok(Appended::Stored)
-    });
+    let history = failing_first_append(Arc::new(AtomicUsize::new(0)), "annotation too large");
     let service = ApprovalService::new(fx.updates.clone(), deployer.clone(), Arc::new(history));
     assert!(service.approve(&key, "ann").await.is_err());
     let approved = fx.updates.get(&key).await.unwrap();
