@@ -10,7 +10,9 @@
 //! event. A watch event older than the entry it would replace is then ignored: resource
 //! versions are opaque by the API conventions, but every conforming API server uses etcd's
 //! modification revision, an integer, and comparing it only keeps a late event from undoing a
-//! newer write. Versions that are not integers are always applied.
+//! newer write. Versions that are not integers are always applied. For the same reason a
+//! re-list keeps a cached entry newer than the listed one, and a delete leaves a tombstone so
+//! that a write answered after the delete event does not bring the object back.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -44,6 +46,8 @@ struct State<E: Entry> {
     index: RepositoryIndex,
     /// The initial list, while it arrives.
     buffer: Option<Vec<E>>,
+    /// Keys deleted since the last list, with the version the delete event carried.
+    deleted: BTreeMap<E::Key, Option<String>>,
 }
 
 /// Objects of one kind, kept by a watcher.
@@ -60,6 +64,7 @@ impl<E: Entry> Default for Cache<E> {
                 entries: BTreeMap::new(),
                 index: RepositoryIndex::new(),
                 buffer: None,
+                deleted: BTreeMap::new(),
             }),
             ready: AtomicBool::new(false),
         }
@@ -99,11 +104,17 @@ impl<E: Entry> Cache<E> {
                 }
             }
             watcher::Event::InitDone => {
+                // The list replaces the cache, except where the cache holds a newer version of
+                // a listed object (one of our own writes, answered after the list was taken).
                 let listed = state.buffer.take().unwrap_or_default();
-                state.entries.clear();
+                let mut previous = std::mem::take(&mut state.entries);
                 state.index = RepositoryIndex::new();
+                state.deleted.clear();
                 for entry in listed {
-                    insert(&mut state, entry);
+                    let kept = previous
+                        .remove(&entry.key())
+                        .filter(|cached| !newer(entry.version(), cached.version()));
+                    insert(&mut state, kept.unwrap_or(entry));
                 }
                 self.ready.store(true, Ordering::Release);
             }
@@ -120,7 +131,9 @@ impl<E: Entry> Cache<E> {
             }
             watcher::Event::Delete(object) => {
                 if let Some(entry) = convert(&object) {
+                    let version = entry.version().map(str::to_owned);
                     remove(&mut state, &entry.key());
+                    state.deleted.insert(entry.key(), version);
                 }
             }
         }
@@ -129,6 +142,14 @@ impl<E: Entry> Cache<E> {
     /// Stores an object the API server returned for one of our writes.
     pub(crate) fn write_through(&self, entry: E) {
         let mut state = self.lock();
+        // An answer that arrives after the object's delete event must not bring it back.
+        // (Only a later re-creation carries a version past the delete's.)
+        if let Some(deleted) = state.deleted.get(&entry.key())
+            && (entry.version() == deleted.as_deref()
+                || !newer(entry.version(), deleted.as_deref()))
+        {
+            return;
+        }
         let stored = state
             .entries
             .get(&entry.key())
@@ -213,5 +234,79 @@ pub(crate) async fn run<K, E, S>(
             Ok(event) => cache.apply(event, &convert),
             Err(error) => tracing::warn!(what, %error, "watch failed; retrying"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Clone, Debug, PartialEq)]
+    struct Object {
+        name: &'static str,
+        version: &'static str,
+    }
+
+    impl Entry for Object {
+        type Key = &'static str;
+
+        fn key(&self) -> &'static str {
+            self.name
+        }
+
+        fn version(&self) -> Option<&str> {
+            Some(self.version)
+        }
+    }
+
+    fn object(name: &'static str, version: &'static str) -> Object {
+        Object { name, version }
+    }
+
+    fn same(o: &Object) -> Option<Object> {
+        Some(o.clone())
+    }
+
+    fn listed(cache: &Cache<Object>, objects: Vec<Object>) {
+        cache.apply(watcher::Event::Init, same);
+        for o in objects {
+            cache.apply(watcher::Event::InitApply(o), same);
+        }
+        cache.apply(watcher::Event::InitDone, same);
+    }
+
+    #[test]
+    fn late_watch_events_do_not_undo_own_writes() {
+        let cache = Cache::default();
+        listed(&cache, vec![object("a", "5")]);
+
+        cache.write_through(object("a", "7"));
+        cache.apply(watcher::Event::Apply(object("a", "6")), same);
+
+        assert_eq!(cache.get(&"a"), Some(object("a", "7")));
+        assert!(cache.is_ready());
+    }
+
+    #[test]
+    fn a_relist_keeps_newer_own_writes_and_drops_what_is_gone() {
+        let cache = Cache::default();
+        listed(&cache, vec![object("a", "5"), object("b", "5")]);
+        cache.write_through(object("a", "9"));
+
+        listed(&cache, vec![object("a", "8")]);
+
+        assert_eq!(cache.get(&"a"), Some(object("a", "9")));
+        assert_eq!(cache.get(&"b"), None, "deleted while the watch was down");
+    }
+
+    #[test]
+    fn an_answer_after_the_delete_event_does_not_resurrect() {
+        let cache = Cache::default();
+        listed(&cache, vec![object("a", "5")]);
+
+        cache.apply(watcher::Event::Delete(object("a", "6")), same);
+        cache.write_through(object("a", "6"));
+
+        assert_eq!(cache.get(&"a"), None);
     }
 }
