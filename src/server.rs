@@ -205,7 +205,10 @@ impl Running {
 /// [`StartError`] when a listener cannot bind, the workloads file is unreadable or refused, or
 /// the backend is not available.
 pub async fn start(config: Config) -> Result<Running, StartError> {
-    let mut background = Vec::new();
+    // Background loops start only once every listener is bound, so a failed start leaves none
+    // running.
+    let mut background: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>> =
+        Vec::new();
     let mut kube_backends = None;
     let (state, memory) = match config.backend {
         Backend::Memory => {
@@ -217,7 +220,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             )
             .with_detection(memory.deployer.clone(), config.detect.clone())
             .with_webhooks(config.webhooks.clone());
-            background.push(tokio::spawn(maintain(state.approvals().clone())));
+            background.push(Box::pin(maintain(state.approvals().clone())));
             (state, Some(memory))
         }
         Backend::Kube => {
@@ -242,7 +245,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
                 let approvals = state.approvals().clone();
                 let ready = backends.updates.clone();
                 let controller = headwind_kube::controller::run(client, approvals, ready);
-                background.push(tokio::spawn(controller));
+                background.push(Box::pin(controller));
             }
             kube_backends = Some(backends);
             (state, None)
@@ -265,6 +268,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let api_addr = local(&api, config.api_addr);
     let metrics_addr = local(&metrics, config.metrics_addr);
 
+    let background: Vec<_> = background.into_iter().map(tokio::spawn).collect();
     let (shutdown, signal) = watch::channel(false);
     let mut tasks = JoinSet::new();
     let routers = [

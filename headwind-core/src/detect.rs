@@ -326,7 +326,7 @@ impl Detector {
             Err(error) => return here("history_unavailable", crate::error_chain(&error)),
         }
 
-        let name = request_name(reference, &container.name, &event.tag);
+        let name = request_name(reference, &container.name, &new_image);
         let reason = format!(
             "{new_image} is allowed by policy {} from {}",
             settings.policy.policy, container.image
@@ -401,8 +401,19 @@ impl Detector {
         match self.updates.create(request.clone()).await {
             Ok(_) => {}
             Err(StoreError::AlreadyExists { .. }) => {
-                let existing = self.updates.get(&request.key()).await;
-                if existing.is_ok_and(|e| same_proposal(&e, &request)) {
+                let existing = match self.updates.get(&request.key()).await {
+                    Ok(existing) => existing,
+                    // Created by another writer and not yet readable here: the next event
+                    // finds it.
+                    Err(error) => {
+                        return finding(
+                            Outcome::Skipped,
+                            "store_unavailable",
+                            crate::error_chain(&error),
+                        );
+                    }
+                };
+                if same_proposal(&existing, &request) {
                     return finding(Outcome::Exists, "exists", format!("{name} exists already"));
                 }
                 warn!(request = %name, "a different request holds this name; not proposing");
@@ -482,7 +493,16 @@ impl Detector {
                 }
                 // Created by an earlier attempt that stopped before approving.
                 Ok(existing) if existing.status.phase == Phase::Pending => {}
-                _ => return finding(Outcome::Exists, "exists", format!("{name} exists already")),
+                Ok(_) => {
+                    return finding(Outcome::Exists, "exists", format!("{name} exists already"));
+                }
+                Err(error) => {
+                    return finding(
+                        Outcome::Skipped,
+                        "store_unavailable",
+                        crate::error_chain(&error),
+                    );
+                }
             },
             Err(error) => {
                 return finding(
@@ -589,17 +609,22 @@ fn skip(
 /// `{workload}-{container}-{tag}-{hash}`, lowercased with other characters as `-`, with `sts-` or
 /// `ds-` before StatefulSets and DaemonSets, cut to fit 253 characters. The readable part alone
 /// is ambiguous (workload `web` with container `app-api`, and workload `web-app` with
-/// container `api`; tags `1.0.0` and `1-0-0`), so an 8-digit hash of the exact kind, workload,
-/// container and tag always follows it.
+/// container `api`; tags `1.0.0` and `1-0-0`; one tag of two repositories), so an 8-digit hash
+/// of the exact kind, workload, container and normalised image always follows it.
 #[must_use]
-pub fn request_name(workload: &WorkloadRef, container: &str, tag: &str) -> String {
+pub fn request_name(workload: &WorkloadRef, container: &str, new_image: &str) -> String {
+    let parsed = ImageRef::parse(new_image).ok();
+    let tag = parsed.as_ref().and_then(ImageRef::tag).unwrap_or("latest");
+    let image = parsed
+        .as_ref()
+        .map_or_else(|| new_image.to_owned(), ToString::to_string);
     let prefix = match workload.kind {
         WorkloadKind::Deployment => "",
         WorkloadKind::StatefulSet => "sts-",
         WorkloadKind::DaemonSet => "ds-",
     };
     let hash = fnv1a(&format!(
-        "{}/{}/{container}/{tag}",
+        "{}/{}/{container}/{image}",
         workload.kind, workload.name
     ));
 
@@ -641,36 +666,41 @@ mod tests {
         let web = WorkloadRef::deployment("default", "web").unwrap();
         let db = WorkloadRef::new(WorkloadKind::StatefulSet, "default", "web").unwrap();
 
-        let name = request_name(&web, "app", "1.26.0");
+        let name = request_name(&web, "app", "app:1.26.0");
         assert!(
             name.starts_with("web-app-1-26-0-") && name.len() == 23,
             "{name}"
         );
-        assert_eq!(name, request_name(&web, "app", "1.26.0"));
-        assert!(request_name(&db, "app", "1.26.0").starts_with("sts-web-app-1-26-0-"));
+        assert_eq!(name, request_name(&web, "app", "app:1.26.0"));
+        assert!(request_name(&db, "app", "app:1.26.0").starts_with("sts-web-app-1-26-0-"));
         // Pins readable names that collide: web + app-api and web-app + api.
         let web_app = WorkloadRef::deployment("default", "web-app").unwrap();
         assert_ne!(
-            request_name(&web, "app-api", "1"),
-            request_name(&web_app, "api", "1")
+            request_name(&web, "app-api", "app:1"),
+            request_name(&web_app, "api", "app:1")
         );
         assert_ne!(
-            request_name(&web, "app", "1.0.0"),
-            request_name(&web, "app", "1-0-0")
+            request_name(&web, "app", "app:1.0.0"),
+            request_name(&web, "app", "app:1-0-0")
         );
         assert_ne!(
-            request_name(&web, "app", "1.0_a"),
-            request_name(&web, "app", "1.0-a")
+            request_name(&web, "app", "app:1.0_a"),
+            request_name(&web, "app", "app:1.0-a")
         );
         assert_ne!(
-            request_name(&web, "app", "V1"),
-            request_name(&web, "app", "v1")
+            request_name(&web, "app", "app:V1"),
+            request_name(&web, "app", "app:v1")
         );
 
-        let long = request_name(&web, "app", &"x".repeat(128));
+        let long = request_name(&web, "app", &format!("app:{}", "x".repeat(128)));
         assert!(long.len() <= 253 && name::is_subdomain(&long), "{long}");
-        let odd = request_name(&web, "app", "_weird__tag_");
+        let odd = request_name(&web, "app", "app:_weird__tag_");
         assert!(name::is_subdomain(&odd), "{odd}");
+        // One tag of two repositories (a container moved to a mirror) is two proposals.
+        assert_ne!(
+            request_name(&web, "app", "nginx:1.0"),
+            request_name(&web, "app", "mirror.example.com/nginx:1.0")
+        );
     }
 
     #[test]

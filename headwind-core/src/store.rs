@@ -223,6 +223,17 @@ pub enum HistoryError {
         workload: WorkloadRef,
     },
 
+    /// The stored history cannot be read, and is left as it is rather than overwritten; a
+    /// person must repair it. Retrying does not help.
+    #[error("the history of {workload} is unreadable")]
+    Corrupt {
+        /// The workload involved.
+        workload: WorkloadRef,
+        /// What is wrong with it.
+        #[source]
+        source: BoxError,
+    },
+
     /// The backend failed; the source says how. Callers may retry.
     #[error("history store failed for {workload}")]
     Backend {
@@ -262,7 +273,7 @@ pub enum Appended {
 ///   not an error.
 /// - **Concurrency.** Concurrent writers lose nothing: an adapter that stores history as one
 ///   document retries on write conflicts.
-/// - **Errors.** `WorkloadNotFound` is final; `Backend` is worth retrying.
+/// - **Errors.** `WorkloadNotFound` and `Corrupt` are final; `Backend` is worth retrying.
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait HistoryStore: Send + Sync {

@@ -74,7 +74,7 @@ async fn push_creates_one_pending_request_and_repeats_create_nothing() {
     let request = &all[0];
     assert_eq!(
         request.metadata.name,
-        request_name(&workload(), CONTAINER, "1.26.0")
+        request_name(&workload(), CONTAINER, "nginx:1.26.0")
     );
     assert!(
         request
@@ -175,7 +175,7 @@ async fn newer_version_supersedes_the_pending_one() {
     assert!(
         message.contains(&format!(
             "superseded by {}",
-            request_name(&workload(), CONTAINER, "1.27.0")
+            request_name(&workload(), CONTAINER, "nginx:1.27.0")
         )),
         "{message}"
     );

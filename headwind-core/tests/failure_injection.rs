@@ -332,3 +332,39 @@ async fn resume_never_reapplies_an_image_a_person_reverted() {
         "one apply and the revert, nothing more"
     );
 }
+
+#[tokio::test]
+async fn an_applied_request_whose_history_can_never_be_written_still_completes() {
+    // Pins a request stuck Approved forever: the image was applied, then the workload's history
+    // became impossible to write (workload deleted).
+    let fx = Fixture::new();
+    let key = fx
+        .create(Fixture::request("u1", "nginx:1.25.0", "nginx:1.26.0"))
+        .await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let mut history = MockHistoryStore::new();
+    let seen = calls.clone();
+    history.expect_append().returning(move |w, _| {
+        if seen.fetch_add(1, Ordering::SeqCst) == 0 {
+            return Err(HistoryError::Backend {
+                workload: w.clone(),
+                source: "etcd timeout".into(),
+            });
+        }
+        Err(HistoryError::WorkloadNotFound {
+            workload: w.clone(),
+        })
+    });
+    let service = ApprovalService::new(fx.updates.clone(), fx.deployer.clone(), Arc::new(history));
+    assert!(matches!(
+        service.approve(&key, "ann").await,
+        Err(Error::History { .. })
+    ));
+
+    let resumed = service.resume(&key).await.unwrap();
+
+    assert_eq!(resumed.status.phase, Phase::Completed);
+    let message = resumed.status.message.unwrap();
+    assert!(message.contains("history not recorded"), "{message}");
+    assert_eq!(fx.deployer.image_writes(), 1);
+}

@@ -202,6 +202,11 @@ impl From<HistoryError> for ApiError {
     fn from(error: HistoryError) -> Self {
         match &error {
             HistoryError::WorkloadNotFound { .. } => Self::not_found(error.to_string()),
+            HistoryError::Corrupt { workload, .. } => Self::internal(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("the history of {workload} is unreadable and needs repair"),
+                &error,
+            ),
             HistoryError::Backend { workload, .. } => Self::internal(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 format!("the history of {workload} could not be read or written"),

@@ -23,6 +23,9 @@ use headwind_core::index::RepositoryIndex;
 use headwind_core::types::Workload;
 use kube::runtime::watcher;
 
+/// How many tombstones a cache keeps before it forgets them all.
+const MAX_TOMBSTONES: usize = 4096;
+
 /// What a cache holds: a keyed, versioned value, perhaps a workload to index.
 pub(crate) trait Entry: Clone + Send + std::fmt::Debug + 'static {
     /// The key.
@@ -125,6 +128,8 @@ impl<E: Entry> Cache<E> {
                         .get(&entry.key())
                         .and_then(|e| e.version().map(str::to_owned));
                     if newer(entry.version(), stored.as_deref()) {
+                        // The object exists (again): its tombstone is void.
+                        state.deleted.remove(&entry.key());
                         insert(&mut state, entry);
                     }
                 }
@@ -133,6 +138,11 @@ impl<E: Entry> Cache<E> {
                 if let Some(entry) = convert(&object) {
                     let version = entry.version().map(str::to_owned);
                     remove(&mut state, &entry.key());
+                    // Tombstones only matter for the moment a write is in flight; a bound keeps
+                    // a long-lived watch from collecting one per object ever deleted.
+                    if state.deleted.len() >= MAX_TOMBSTONES {
+                        state.deleted.clear();
+                    }
                     state.deleted.insert(entry.key(), version);
                 }
             }

@@ -122,6 +122,11 @@ pub fn image_patch(
     serde_json::from_value(operations)
 }
 
+/// Whether an API status code refuses a write for good.
+fn is_refusal(code: u16) -> bool {
+    (400..500).contains(&code) && !matches!(code, 401 | 408 | 409 | 429)
+}
+
 #[async_trait]
 impl Deployer for KubeDeployer {
     async fn workload(&self, workload: &WorkloadRef) -> Result<Workload, DeployError> {
@@ -164,10 +169,15 @@ impl Deployer for KubeDeployer {
             }
             Err(e) if api_code(&e) == Some(422) => {
                 // The test operation failed: report what the container runs now.
-                let object = api
-                    .get(&workload.name)
-                    .await
-                    .map_err(|e| Self::backend(workload, e))?;
+                let object = match api.get(&workload.name).await {
+                    Ok(object) => object,
+                    Err(e) if api_code(&e) == Some(404) => {
+                        return Err(DeployError::WorkloadNotFound {
+                            workload: workload.clone(),
+                        });
+                    }
+                    Err(e) => return Err(Self::backend(workload, e)),
+                };
                 self.workloads.write_through(workload.kind, &object);
                 let live = workload::to_cached(workload.kind, &object)
                     .and_then(|c| c.workload.container(container).map(|c| c.image.clone()))
@@ -184,17 +194,13 @@ impl Deployer for KubeDeployer {
             Err(e) if api_code(&e) == Some(404) => Err(DeployError::WorkloadNotFound {
                 workload: workload.clone(),
             }),
-            // Other client errors (an admission webhook's 400, a 403) are final refusals; 409
-            // and 429 are transient.
-            Err(e)
-                if api_code(&e)
-                    .is_some_and(|c| (400..500).contains(&c) && c != 409 && c != 429) =>
-            {
-                Err(DeployError::Refused {
-                    workload: workload.clone(),
-                    source: Box::new(e),
-                })
-            }
+            // Other client errors (an admission webhook's 400, a 403) are final refusals. 401
+            // (an expiring token), 408 (a timeout), 409 and 429 are transient or of unknown
+            // outcome.
+            Err(e) if api_code(&e).is_some_and(is_refusal) => Err(DeployError::Refused {
+                workload: workload.clone(),
+                source: Box::new(e),
+            }),
             Err(e) => Err(Self::backend(workload, e)),
         }
     }

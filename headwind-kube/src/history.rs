@@ -81,7 +81,10 @@ impl KubeHistoryStore {
             self.workloads.write_through(workload.kind, &object);
             let empty = BTreeMap::new();
             let annotations = object.metadata.annotations.as_ref().unwrap_or(&empty);
-            let unreadable = |e| Self::backend(workload, Unreadable { source: e });
+            let unreadable = |e| HistoryError::Corrupt {
+                workload: workload.clone(),
+                source: Box::new(Unreadable { source: e }),
+            };
             let mut lists = Lists {
                 history: read_annotation_strict(annotations, UPDATE_HISTORY).map_err(unreadable)?,
                 blocks: read_annotation_strict(annotations, BLOCKED_IMAGES).map_err(unreadable)?,

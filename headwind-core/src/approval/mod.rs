@@ -136,7 +136,7 @@ pub enum Error {
         key: ObjectKey,
         /// The history store's error.
         #[source]
-        source: HistoryError,
+        source: Box<HistoryError>,
     },
 }
 
@@ -190,8 +190,6 @@ pub struct ResumeSummary {
     pub finished: usize,
     /// Approved requests that could not be finished this time (store failures).
     pub errors: usize,
-    /// Rejected requests whose block was (re)written.
-    pub blocks: usize,
 }
 
 /// Runs the approval state machine against the backends.
@@ -387,8 +385,8 @@ impl ApprovalService {
         self.finish(current).instrument(span).await
     }
 
-    /// Finishes every Approved request and rewrites the block of every Rejected one, as a
-    /// controller does on start-up and periodically.
+    /// Finishes every Approved request, as a controller does on start-up and periodically.
+    /// Rejected requests are left alone: a person may have lifted their block on purpose.
     ///
     /// # Errors
     ///
@@ -523,33 +521,29 @@ impl ApprovalService {
     /// Steps 2 to 4 for a request in phase Approved.
     async fn finish(&self, approved: UpdateRequest) -> Result<UpdateRequest, Error> {
         let key = approved.key();
-        let mut approved = approved;
         let applied = match approved.status.applied_at {
             // An earlier attempt applied the image and stopped before finishing: never apply it
             // again (a person may have changed the workload since).
             Some(_) => Applied::Done(approved.spec.current_image.clone()),
             None => self.apply(&approved).await,
         };
-        let outcome = match applied {
+        let (mut current, mut outcome) = match applied {
             Applied::Done(previous) => {
-                if approved.status.applied_at.is_none() {
-                    approved = self.mark_applied(approved).await?;
-                }
-                self.record(&approved, &previous).await?;
-                Ok(previous)
+                let marked = self.mark_applied(approved).await?;
+                let outcome = self.recorded(&marked, &previous).await?;
+                (marked, outcome)
             }
-            Applied::Failed(cause) => Err(cause),
+            Applied::Failed(cause) => (approved, Err(cause)),
             Applied::Unknown(cause) => {
                 warn!(%key, %cause, "deploy outcome unknown; the request stays Approved");
                 return Err(Error::DeployUnavailable { key, cause });
             }
         };
 
-        let mut current = approved;
         for _ in 0..MAX_ATTEMPTS {
             let now = Utc::now();
             let status = match &outcome {
-                Ok(_) => transition::complete(&current.status, "image applied", now),
+                Ok(message) => transition::complete(&current.status, message, now),
                 Err(cause) => transition::fail(&current.status, cause, now),
             };
             let Ok(status) = status else {
@@ -561,9 +555,41 @@ impl ApprovalService {
                 return self.report(stored, &outcome);
             }
             current = self.get(&key).await?;
+            // Another caller applied the image meanwhile: this caller's failure is stale.
+            if outcome.is_err() && current.status.applied_at.is_some() {
+                let previous = current.spec.current_image.clone();
+                outcome = self.recorded(&current, &previous).await?;
+            }
         }
 
         Err(Error::Conflict { key })
+    }
+
+    /// Records the history of an applied request and answers the completion message. A history
+    /// that can never be written (the workload is gone, its annotation unreadable) does not keep
+    /// the request Approved forever: it completes, saying so. Other history failures leave it
+    /// Approved for a retry.
+    async fn recorded(
+        &self,
+        applied: &UpdateRequest,
+        previous: &str,
+    ) -> Result<Result<String, String>, Error> {
+        match self.record(applied, previous).await {
+            Ok(()) => Ok(Ok("image applied".to_owned())),
+            Err(Error::History { source, .. })
+                if matches!(
+                    *source,
+                    HistoryError::WorkloadNotFound { .. } | HistoryError::Corrupt { .. }
+                ) =>
+            {
+                warn!(key = %applied.key(), error = %source, "image applied; history not recorded");
+                Ok(Ok(format!(
+                    "image applied; history not recorded: {}",
+                    error_chain(&source)
+                )))
+            }
+            Err(error) => Err(error),
+        }
     }
 
     /// Writes `appliedAt` on the Approved request. If another caller moved the request on
@@ -719,7 +745,7 @@ impl ApprovalService {
                 .await
                 .map_err(|source| Error::History {
                     key: request.key(),
-                    source,
+                    source: Box::new(source),
                 })?;
         }
 

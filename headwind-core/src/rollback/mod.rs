@@ -187,8 +187,7 @@ impl RollbackService {
         };
 
         // Block first: if anything after this fails, the bad image is still kept from being
-        // proposed again. The block is lifted again only if the image was not changed and the
-        // block is ours.
+        // proposed again.
         let block = Block {
             container: container.to_owned(),
             image: live.clone(),
@@ -206,7 +205,17 @@ impl RollbackService {
             .set_image(workload, container, &live, &target)
             .await;
         if let Err(source) = written {
-            if !already_blocked
+            // Lift the block only when it is ours and certain that nothing was written: after a
+            // precondition failure another rollback may own it, and after a backend error the
+            // image may have changed after all.
+            let nothing_written = matches!(
+                source,
+                DeployError::Refused { .. }
+                    | DeployError::WorkloadNotFound { .. }
+                    | DeployError::ContainerNotFound { .. }
+            );
+            if nothing_written
+                && !already_blocked
                 && let Err(error) = self.history.unblock(workload, container, &live).await
             {
                 warn!(%workload, container, %error, "could not lift the block of a failed rollback");
