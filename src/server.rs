@@ -244,7 +244,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             if config.controller {
                 let approvals = state.approvals().clone();
                 let ready = backends.updates.clone();
-                let controller = headwind_kube::controller::run(client, approvals, ready);
+                let metrics = state.metrics().clone();
+                let controller = headwind_kube::controller::run(client, approvals, ready, metrics);
                 background.push(Box::pin(controller));
             }
             kube_backends = Some(backends);

@@ -13,6 +13,13 @@ use crate::types::{ObjectKey, WorkloadRef};
 #[derive(Clone, Copy, Debug)]
 #[non_exhaustive]
 pub enum Event<'a> {
+    /// A controller reconciled one request.
+    Reconciled {
+        /// How long it took.
+        seconds: f64,
+        /// The error label when it failed.
+        error: Option<&'static str>,
+    },
     /// Detection created a request.
     Created {
         /// The request.

@@ -73,6 +73,8 @@ pub struct Metrics {
     rollbacks_failed: Counter,
     pending: Gauge,
     created: Counter,
+    reconcile_errors: Counter,
+    reconcile_duration: Histogram,
     skipped: Family<ReasonLabels, Counter>,
     skipped_interval: Counter,
     webhook_events: Family<SourceLabels, Counter>,
@@ -123,6 +125,17 @@ impl Metrics {
         let skipped_interval = counter(
             "headwind_updates_skipped_interval",
             "Direct updates skipped because of headwind.sh/min-update-interval",
+        );
+
+        let reconcile_errors = counter(
+            "headwind_reconcile_errors",
+            "Reconciles of update requests that failed",
+        );
+        let reconcile_duration = latency_histogram();
+        registry.register(
+            "headwind_reconcile_duration_seconds",
+            "Time to reconcile one update request",
+            reconcile_duration.clone(),
         );
 
         let skipped = Family::<ReasonLabels, Counter>::default();
@@ -176,6 +189,8 @@ impl Metrics {
             rollbacks_failed,
             pending,
             created,
+            reconcile_errors,
+            reconcile_duration,
             skipped,
             skipped_interval,
             webhook_events,
@@ -261,6 +276,12 @@ impl Observer for Metrics {
             }
             Event::Created { .. } => {
                 self.created.inc();
+            }
+            Event::Reconciled { seconds, error } => {
+                self.reconcile_duration.observe(*seconds);
+                if error.is_some() {
+                    self.reconcile_errors.inc();
+                }
             }
             Event::Skipped { reason, .. } => {
                 self.skipped

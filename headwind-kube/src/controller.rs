@@ -13,6 +13,7 @@ use chrono::Utc;
 use futures::StreamExt;
 use headwind_core::ApprovalService;
 use headwind_core::approval::transition;
+use headwind_core::events::{Event, Observer};
 use headwind_core::store::UpdateStore;
 use headwind_core::types::{ObjectKey, Phase};
 use kube::runtime::controller::{Action, Controller};
@@ -51,11 +52,18 @@ impl Error {
 
 struct Context {
     approvals: ApprovalService,
+    observer: Arc<dyn Observer>,
 }
 
 /// Runs the loop until the watch stream ends (it does not, short of a shutdown). Waits for the
-/// backends' caches first (`ready`), so that the first pass sees every request.
-pub async fn run(client: Client, approvals: ApprovalService, ready: Arc<dyn UpdateStore>) {
+/// backends' caches first (`ready`), so that the first pass sees every request. Each reconcile
+/// is reported to `observer` as [`Event::Reconciled`] (duration and error).
+pub async fn run(
+    client: Client,
+    approvals: ApprovalService,
+    ready: Arc<dyn UpdateStore>,
+    observer: Arc<dyn Observer>,
+) {
     while !ready.is_ready() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -65,7 +73,10 @@ pub async fn run(client: Client, approvals: ApprovalService, ready: Arc<dyn Upda
     }
 
     let api: Api<UpdateRequest> = Api::all(client);
-    let context = Arc::new(Context { approvals });
+    let context = Arc::new(Context {
+        approvals,
+        observer,
+    });
 
     Controller::new(api, watcher::Config::default())
         .run(reconcile, error_policy, context)
@@ -78,7 +89,20 @@ pub async fn run(client: Client, approvals: ApprovalService, ready: Arc<dyn Upda
 }
 
 async fn reconcile(object: Arc<UpdateRequest>, context: Arc<Context>) -> Result<Action, Error> {
-    let request = crd::to_core(&object);
+    let started = std::time::Instant::now();
+    let result = decide(&object, &context).await;
+
+    let error = result.as_ref().err().map(Error::metric_label);
+    let seconds = started.elapsed().as_secs_f64();
+    context
+        .observer
+        .observe(&Event::Reconciled { seconds, error });
+
+    result
+}
+
+async fn decide(object: &UpdateRequest, context: &Context) -> Result<Action, Error> {
+    let request = crd::to_core(object);
     let key = request.key();
     let now = Utc::now();
     let approval_error = |source| Error::Approval {

@@ -12,6 +12,10 @@ use headwind_core::store::{
 use headwind_core::types::{
     EntryKind, HistoryEntry, ObjectKey, Phase, RolloutHealth, UpdateRequest, WorkloadRef,
 };
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use headwind_core::events::{Event, Observer};
 use headwind_kube::KubeBackends;
 use http::Method;
 use serde_json::json;
@@ -535,12 +539,19 @@ async fn controller_finishes_approved_and_expires_overdue_requests() {
         backends.deployer.clone(),
         backends.history.clone(),
     );
+    let observer = Arc::new(Reconciles::default());
     let controller = tokio::spawn(headwind_kube::controller::run(
         client,
         approvals,
         backends.updates.clone(),
+        observer.clone(),
     ));
     eventually("both requests to be finished", || api.leftovers().0 == 0).await;
+    let reported = observer.clone();
+    eventually("each reconcile to be reported", move || {
+        reported.count.load(Ordering::SeqCst) >= 2
+    })
+    .await;
     controller.abort();
 
     let sent = api.requests();
@@ -562,6 +573,21 @@ async fn controller_finishes_approved_and_expires_overdue_requests() {
         Vec::<String>::new(),
         "no unscripted request"
     );
+}
+
+/// Counts the reconciles a controller reports.
+#[derive(Debug, Default)]
+struct Reconciles {
+    count: AtomicUsize,
+}
+
+impl Observer for Reconciles {
+    fn observe(&self, event: &Event<'_>) {
+        if let Event::Reconciled { seconds, .. } = event {
+            assert!(*seconds >= 0.0);
+            self.count.fetch_add(1, Ordering::SeqCst);
+        }
+    }
 }
 
 #[tokio::test]
