@@ -122,16 +122,12 @@ impl<E: Entry> Cache<E> {
                 self.ready.store(true, Ordering::Release);
             }
             watcher::Event::Apply(object) => {
-                if let Some(entry) = convert(&object) {
-                    let stored = state
-                        .entries
-                        .get(&entry.key())
-                        .and_then(|e| e.version().map(str::to_owned));
-                    if newer(entry.version(), stored.as_deref()) {
-                        // The object exists (again): its tombstone is void.
-                        state.deleted.remove(&entry.key());
-                        insert(&mut state, entry);
-                    }
+                if let Some(entry) = convert(&object)
+                    && state.is_newer(&entry)
+                {
+                    // The object exists (again): its tombstone is void.
+                    state.deleted.remove(&entry.key());
+                    insert(&mut state, entry);
                 }
             }
             watcher::Event::Delete(object) => {
@@ -160,12 +156,7 @@ impl<E: Entry> Cache<E> {
         {
             return;
         }
-        let stored = state
-            .entries
-            .get(&entry.key())
-            .and_then(|e| e.version().map(str::to_owned));
-
-        if newer(entry.version(), stored.as_deref()) {
+        if state.is_newer(&entry) {
             insert(&mut state, entry);
         }
     }
@@ -206,6 +197,15 @@ impl<E: Entry> Cache<E> {
             .filter_map(|reference| state.entries.get(&key(reference)))
             .cloned()
             .collect()
+    }
+}
+
+impl<E: Entry> State<E> {
+    /// Whether `entry` is at least as new as the cached entry with its key (or there is none).
+    fn is_newer(&self, entry: &E) -> bool {
+        let stored = self.entries.get(&entry.key()).and_then(Entry::version);
+
+        newer(entry.version(), stored)
     }
 }
 
